@@ -1,0 +1,100 @@
+/**
+ * buildApp(config): the whole HTTP application on one screen — core plugins first, then the explicit
+ * module list (DESIGN §3: no autoload).
+ */
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.js';
+import { errorHandlerPlugin } from './core/http/error-handler.js';
+import { openApiPlugin } from './core/http/openapi.js';
+import { requestContextPlugin, requestIdFor } from './core/http/request-context.js';
+import { metricsPlugin } from './core/metrics/metrics.js';
+import { openPlatform, type OpenPlatformOptions, type Platform } from './core/platform.js';
+import { healthRoutes } from './modules/health/health.routes.js';
+import { VERSION } from './version.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    platform: Platform;
+  }
+  interface FastifyContextConfig {
+    /** The route needs no credential (DESIGN §6: every route declares a permission or `public`). */
+    public?: boolean;
+  }
+}
+
+/** Log redaction: credentials never reach a log line, whatever the log level. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'req.headers["x-bootstrap-token"]',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.currentPassword',
+  '*.newPassword',
+  '*.token',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.secret',
+  '*.code',
+  '*.recoveryCode',
+  '*.mfaToken',
+];
+
+export function createLogger(config: Config, destination?: pino.DestinationStream): Logger {
+  return pino({ level: config.log.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+}
+
+export interface BuildAppOptions extends Partial<Pick<OpenPlatformOptions, 'pglite' | 'migrate'>> {
+  logger?: Logger;
+  /** Reuse an open platform (the caller closes it). */
+  platform?: Platform;
+}
+
+export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const logger = options.logger ?? createLogger(config);
+  const platform = options.platform ?? (await openPlatform(config, { logger, pglite: options.pglite, migrate: options.migrate }));
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    genReqId: requestIdFor,
+    requestIdLogLabel: 'requestId',
+    // A hop count is valid at runtime (proxy-addr) though Fastify's types omit it.
+    trustProxy: config.http.trustProxy as boolean | string | string[],
+    bodyLimit: config.http.bodyLimit,
+    return503OnClosing: true,
+    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('platform', platform);
+  if (!options.platform) app.addHook('onClose', () => platform.close());
+
+  // Core plugins: context and errors first so everything after them is covered.
+  await app.register(requestContextPlugin);
+  await app.register(errorHandlerPlugin);
+  await app.register(helmet, { global: true });
+  await app.register(cors, {
+    origin: config.http.corsOrigins.length ? config.http.corsOrigins : false,
+    credentials: true,
+    exposedHeaders: ['X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After', 'Idempotent-Replayed'],
+  });
+  await app.register(openApiPlugin, { publicUrl: config.http.publicUrl, version: VERSION });
+  await app.register(metricsPlugin, {
+    token: config.metricsToken,
+    sources: { poolStats: () => platform.db.poolStats(), queueSizes: () => platform.jobs.queueSizes() },
+  });
+
+  // Modules.
+  await app.register(healthRoutes, {
+    checks: {
+      database: () => platform.db.ping(),
+      ...(platform.redis ? { redis: async () => void (await platform.redis!.ping()) } : {}),
+    },
+  });
+
+  return app;
+}

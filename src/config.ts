@@ -1,0 +1,235 @@
+/**
+ * The only reader of `process.env` (DESIGN §3). Every variable is declared once below with its parser,
+ * default and description; `.env.example` and the README table are checked against this list by a test.
+ */
+import path from 'node:path';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Parser<T> = (raw: string) => T;
+
+interface VariableSpec<T> {
+  description: string;
+  parse: Parser<T>;
+  /** Raw default; `undefined` means the variable is optional and absent. */
+  default?: string;
+}
+
+const string: Parser<string> = (raw) => raw;
+
+const boolean: Parser<boolean> = (raw) => {
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off'].includes(value)) return false;
+  throw new Error('must be true or false');
+};
+
+const integer =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new Error('must be an integer');
+    const value = Number(raw);
+    if (value < min || value > max) throw new Error(`must be between ${min} and ${max}`);
+    return value;
+  };
+
+const oneOf =
+  <T extends string>(...values: T[]): Parser<T> =>
+  (raw) => {
+    if (!values.includes(raw as T)) throw new Error(`must be one of ${values.join(', ')}`);
+    return raw as T;
+  };
+
+const url =
+  (...protocols: string[]): Parser<string> =>
+  (raw) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      throw new Error('must be a valid URL');
+    }
+    if (!protocols.includes(parsed.protocol)) throw new Error(`must use ${protocols.join(' or ')}`);
+    return raw;
+  };
+
+const list: Parser<string[]> = (raw) =>
+  raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+const roleName: Parser<string> = (raw) => {
+  // Role names are interpolated into DDL (GRANT, SET ROLE), so only plain identifiers are accepted.
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new Error('must be a lowercase SQL identifier');
+  return raw;
+};
+
+/** `false`, `true`, a hop count, or a comma-separated list of trusted proxy addresses/CIDRs. */
+const trustProxy: Parser<boolean | number | string[]> = (raw) => {
+  const value = raw.trim().toLowerCase();
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  return list(raw);
+};
+
+const variables = {
+  NODE_ENV: { description: 'Runtime environment.', parse: oneOf('development', 'production', 'test'), default: 'development' },
+  HOST: { description: 'Interface the HTTP server binds to.', parse: string, default: '0.0.0.0' },
+  PORT: { description: 'HTTP port.', parse: integer(0, 65535), default: '3000' },
+  PUBLIC_URL: {
+    description: 'Public base URL of the API (links in emails, token issuer).',
+    parse: url('http:', 'https:'),
+    default: 'http://localhost:3000',
+  },
+  LOG_LEVEL: {
+    description: 'pino log level.',
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    default: 'info',
+  },
+  DATA_DIR: { description: 'Embedded mode: directory for the PGlite database, lock file and local files.', parse: string, default: './data' },
+  DATABASE_URL: {
+    description:
+      'PostgreSQL URL used to run migrations (owner/admin). Unset: embedded PGlite under DATA_DIR. The runtime connects as DB_APP_ROLE unless DATABASE_APP_URL is set.',
+    parse: url('postgres:', 'postgresql:'),
+  },
+  DATABASE_APP_URL: {
+    description: 'PostgreSQL URL the running application uses (should log in as DB_APP_ROLE). Default: DATABASE_URL with the user and password replaced by DB_APP_ROLE / DB_APP_PASSWORD.',
+    parse: url('postgres:', 'postgresql:'),
+  },
+  DATABASE_POOL_MAX: { description: 'Maximum connections in the runtime pool (per process).', parse: integer(1, 1000), default: '10' },
+  DB_OWNER_ROLE: { description: 'Role that owns the schema and runs migrations (created if missing).', parse: roleName, default: 'atrium_owner' },
+  DB_APP_ROLE: {
+    description: 'Role the application runs as: not superuser, not BYPASSRLS, owns nothing (created if missing).',
+    parse: roleName,
+    default: 'atrium_app',
+  },
+  DB_APP_PASSWORD: { description: 'Password set on DB_APP_ROLE by migrations and used by the runtime connection.', parse: string },
+  MIGRATE_ON_START: { description: 'Apply pending migrations when `atrium serve` starts.', parse: boolean, default: 'true' },
+  REDIS_URL: {
+    description: 'Redis URL for shared rate-limit counters and caches. Unset: in-process memory.',
+    parse: url('redis:', 'rediss:'),
+  },
+  SMTP_URL: {
+    description: 'SMTP URL for outgoing mail (smtp:// or smtps://). Unset: mail is kept in the database outbox (`atrium mail list`).',
+    parse: url('smtp:', 'smtps:'),
+  },
+  MAIL_FROM: { description: 'From address of outgoing mail.', parse: string, default: 'Atrium <no-reply@localhost>' },
+  TRUST_PROXY: {
+    description: 'Fastify trustProxy: false, true, a hop count, or a comma-separated list of proxy addresses/CIDRs.',
+    parse: trustProxy,
+    default: 'false',
+  },
+  CORS_ORIGINS: { description: 'Comma-separated list of browser origins allowed by CORS (empty: none).', parse: list, default: '' },
+  BODY_LIMIT_BYTES: { description: 'Largest accepted request body, in bytes.', parse: integer(1024, 1024 * 1024 * 1024), default: '1048576' },
+  METRICS_TOKEN: { description: 'When set, GET /metrics requires `Authorization: Bearer <token>`.', parse: string },
+  RUN_WORKER: { description: 'Run the job worker (pg-boss, outbox relay) inside `atrium serve`.', parse: boolean, default: 'true' },
+  SHUTDOWN_TIMEOUT_MS: { description: 'How long graceful shutdown waits for in-flight work before exiting.', parse: integer(0, 600000), default: '10000' },
+  IDEMPOTENCY_TTL_HOURS: { description: 'How long Idempotency-Key outcomes are kept and replayed.', parse: integer(1, 24 * 30), default: '24' },
+  OUTBOX_POLL_MS: { description: 'How often the outbox relay looks for unpublished domain events.', parse: integer(10, 600000), default: '1000' },
+} satisfies Record<string, VariableSpec<unknown>>;
+
+type Variables = typeof variables;
+export type VariableName = keyof Variables;
+type Parsed<K extends VariableName> = ReturnType<Variables[K]['parse']>;
+type ValueOf<K extends VariableName> = Variables[K] extends { default: string } ? Parsed<K> : Parsed<K> | undefined;
+
+/** Declared variables with their descriptions and defaults (documentation, `.env.example`). */
+export const configVariables: ReadonlyArray<{ name: VariableName; description: string; default?: string }> = Object.entries(
+  variables,
+).map(([name, spec]) => ({ name: name as VariableName, description: spec.description, default: 'default' in spec ? spec.default : undefined }));
+
+export interface Config {
+  env: ValueOf<'NODE_ENV'>;
+  isProduction: boolean;
+  http: {
+    host: string;
+    port: number;
+    publicUrl: string;
+    trustProxy: ValueOf<'TRUST_PROXY'>;
+    corsOrigins: string[];
+    bodyLimit: number;
+    shutdownTimeoutMs: number;
+  };
+  log: { level: ValueOf<'LOG_LEVEL'> };
+  dataDir: string;
+  database: {
+    /** Absent: embedded PGlite under `dataDir`. */
+    url?: string;
+    appUrl?: string;
+    poolMax: number;
+    ownerRole: string;
+    appRole: string;
+    appPassword?: string;
+    migrateOnStart: boolean;
+  };
+  redisUrl?: string;
+  mail: { smtpUrl?: string; from: string };
+  metricsToken?: string;
+  worker: { inProcess: boolean; outboxPollMs: number };
+  idempotencyTtlHours: number;
+}
+
+/**
+ * Reads and validates configuration from an environment (default: `process.env`).
+ * Every invalid variable is reported at once, each by name.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = [];
+  const read = <K extends VariableName>(name: K): ValueOf<K> => {
+    const spec: VariableSpec<unknown> = variables[name];
+    const raw = env[name] === undefined || env[name] === '' ? spec.default : env[name];
+    if (raw === undefined) return undefined as ValueOf<K>;
+    try {
+      return spec.parse(raw) as ValueOf<K>;
+    } catch (error) {
+      problems.push(`${name} ${(error as Error).message} (got "${raw}")`);
+      return undefined as ValueOf<K>;
+    }
+  };
+
+  const env_ = read('NODE_ENV');
+  const config: Config = {
+    env: env_,
+    isProduction: env_ === 'production',
+    http: {
+      host: read('HOST'),
+      port: read('PORT'),
+      publicUrl: read('PUBLIC_URL').replace(/\/+$/, ''),
+      trustProxy: read('TRUST_PROXY'),
+      corsOrigins: read('CORS_ORIGINS'),
+      bodyLimit: read('BODY_LIMIT_BYTES'),
+      shutdownTimeoutMs: read('SHUTDOWN_TIMEOUT_MS'),
+    },
+    log: { level: read('LOG_LEVEL') },
+    dataDir: path.resolve(read('DATA_DIR')),
+    database: {
+      url: read('DATABASE_URL'),
+      appUrl: read('DATABASE_APP_URL'),
+      poolMax: read('DATABASE_POOL_MAX'),
+      ownerRole: read('DB_OWNER_ROLE'),
+      appRole: read('DB_APP_ROLE'),
+      appPassword: read('DB_APP_PASSWORD'),
+      migrateOnStart: read('MIGRATE_ON_START'),
+    },
+    redisUrl: read('REDIS_URL'),
+    mail: { smtpUrl: read('SMTP_URL'), from: read('MAIL_FROM') },
+    metricsToken: read('METRICS_TOKEN'),
+    worker: { inProcess: read('RUN_WORKER'), outboxPollMs: read('OUTBOX_POLL_MS') },
+    idempotencyTtlHours: read('IDEMPOTENCY_TTL_HOURS'),
+  };
+
+  if (config.database.ownerRole === config.database.appRole) {
+    problems.push('DB_APP_ROLE must differ from DB_OWNER_ROLE (the app role must own nothing)');
+  }
+  if (config.database.appUrl && !config.database.url) {
+    problems.push('DATABASE_APP_URL needs DATABASE_URL (the owner connection that runs migrations)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,51 @@
+/**
+ * The audit recorder. A row is written in the caller's transaction, so a change that rolls back leaves
+ * no audit row, and one that commits always has one. The tenant is the transaction's own tenant context
+ * (no context: the insert fails, it never lands in another tenant).
+ */
+import { sql } from 'drizzle-orm';
+import { executionContext } from '../context.js';
+import type { Tx } from '../db/database.js';
+import { auditEvents, type ActorType } from './audit.table.js';
+
+export interface AuditEntry {
+  actor: { type: ActorType; id?: string | null };
+  /** Namespaced verb, e.g. `tenant.updated`, `member.invited`. */
+  action: string;
+  target?: { type: string; id: string };
+  before?: unknown;
+  after?: unknown;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** Defaults to the current request's id. */
+  requestId?: string | null;
+}
+
+/** Where the request came from, for audit entries: `audit.record(tx, { ...requestOrigin(request), … })`. */
+export function requestOrigin(request: { ip: string; id: string; headers: Record<string, string | string[] | undefined> }) {
+  const userAgent = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : null, requestId: request.id };
+}
+
+export const audit = {
+  /** Appends an audit event in `tx`; returns its id. */
+  async record(tx: Tx, entry: AuditEntry): Promise<string> {
+    const [row] = await tx
+      .insert(auditEvents)
+      .values({
+        tenantId: sql`app_current_tenant_id()`,
+        actorType: entry.actor.type,
+        actorId: entry.actor.id ?? null,
+        action: entry.action,
+        targetType: entry.target?.type ?? null,
+        targetId: entry.target?.id ?? null,
+        before: entry.before ?? null,
+        after: entry.after ?? null,
+        ip: entry.ip ?? null,
+        userAgent: entry.userAgent ?? null,
+        requestId: entry.requestId ?? executionContext.current()?.requestId ?? null,
+      })
+      .returning({ id: auditEvents.id });
+    return row!.id;
+  },
+};

@@ -1,0 +1,83 @@
+/**
+ * Role-specific SQL. Role names are configurable, so this is generated here rather than written into
+ * the migration files; every statement is idempotent and runs on every `atrium migrate`.
+ */
+
+export interface RoleNames {
+  ownerRole: string;
+  appRole: string;
+  appPassword?: string;
+}
+
+/** Tables the app may append to and read, but never rewrite. */
+export const APPEND_ONLY_TABLES = ['audit_events'] as const;
+
+export const JOB_SCHEMA = 'pgboss';
+
+const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
+/**
+ * Run by the migration login (an administrator, or the owner role itself) before migrations: creates the
+ * two roles when missing and gives the owner what it needs to own the schema. Tolerates logins that may
+ * not create roles when the roles already exist.
+ */
+export function ensureRolesSql({ ownerRole, appRole, appPassword }: RoleNames): string {
+  const password = appPassword ? `PASSWORD ${literal(appPassword)}` : '';
+  return `
+DO $roles$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${literal(ownerRole)}) THEN
+    BEGIN
+      CREATE ROLE ${ownerRole} NOLOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- created concurrently
+    END;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${literal(appRole)}) THEN
+    BEGIN
+      CREATE ROLE ${appRole} LOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+  END IF;
+  BEGIN
+    -- Re-asserted every time: the app role must never gain these, whoever created it.
+    ALTER ROLE ${appRole} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION ${password};
+  EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'cannot alter role ${appRole} as %; make sure it is not superuser or BYPASSRLS', current_user;
+  END;
+  IF current_user <> ${literal(ownerRole)} AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    EXECUTE format('GRANT %I TO %I', ${literal(ownerRole)}, current_user);
+  END IF;
+  BEGIN
+    EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO %I', current_database(), ${literal(ownerRole)});
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), ${literal(appRole)});
+    GRANT USAGE, CREATE ON SCHEMA public TO ${ownerRole};
+  EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'database grants skipped: % may not grant them (assumed already in place)', current_user;
+  END;
+END
+$roles$;`;
+}
+
+/** Run as the owner after migrations: what the app role may do, and the relay's cross-tenant policy. */
+export function grantAppSql({ ownerRole, appRole }: RoleNames): string {
+  const appendOnly = APPEND_ONLY_TABLES.join(', ');
+  return `
+GRANT USAGE ON SCHEMA public TO ${appRole};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${appRole};
+REVOKE UPDATE, DELETE, TRUNCATE ON ${appendOnly} FROM ${appRole};
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${appRole};
+REVOKE ALL ON FUNCTION claim_outbox_events(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION claim_outbox_events(integer) TO ${appRole};
+DROP POLICY IF EXISTS outbox_events_relay ON outbox_events;
+CREATE POLICY outbox_events_relay ON outbox_events TO ${ownerRole} USING (true) WITH CHECK (true);
+
+GRANT USAGE ON SCHEMA ${JOB_SCHEMA} TO ${appRole};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${JOB_SCHEMA} TO ${appRole};
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${JOB_SCHEMA} TO ${appRole};
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${JOB_SCHEMA} TO ${appRole};
+ALTER DEFAULT PRIVILEGES FOR ROLE ${ownerRole} IN SCHEMA ${JOB_SCHEMA} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${appRole};
+-- pg-boss creates one partition table per queue. The app role owns nothing, so queue creation runs as the
+-- owner through these two functions (fixed search_path), and new partitions inherit the grants above.
+ALTER FUNCTION ${JOB_SCHEMA}.create_queue(text, json) SECURITY DEFINER SET search_path = pg_catalog, ${JOB_SCHEMA};
+ALTER FUNCTION ${JOB_SCHEMA}.delete_queue(text) SECURITY DEFINER SET search_path = pg_catalog, ${JOB_SCHEMA};`;
+}

@@ -1,0 +1,84 @@
+/**
+ * One error type for the whole code base and its RFC 9457 problem+json rendering (DESIGN §6).
+ * Services throw `AppError(code, detail)`; the status comes from the code, so a code always means the
+ * same status everywhere.
+ */
+
+/** Every stable error code with its HTTP status and title. Later modules add theirs here. */
+export const errorCatalog = {
+  'request.validation_failed': { status: 400, title: 'Validation failed' },
+  'request.malformed_json': { status: 400, title: 'Malformed JSON body' },
+  'request.invalid_header': { status: 400, title: 'Invalid header' },
+  'auth.unauthenticated': { status: 401, title: 'Authentication required' },
+  'auth.forbidden': { status: 403, title: 'Forbidden' },
+  'resource.not_found': { status: 404, title: 'Not found' },
+  'route.not_found': { status: 404, title: 'Route not found' },
+  'request.method_not_allowed': { status: 405, title: 'Method not allowed' },
+  'request.not_acceptable': { status: 406, title: 'Not acceptable' },
+  'resource.conflict': { status: 409, title: 'Conflict' },
+  'idempotency.in_progress': { status: 409, title: 'Request with this Idempotency-Key is still in progress' },
+  'request.body_too_large': { status: 413, title: 'Request body too large' },
+  'request.unsupported_media_type': { status: 415, title: 'Unsupported media type' },
+  'idempotency.key_reused': { status: 422, title: 'Idempotency-Key reused with a different request' },
+  'rate_limit.exceeded': { status: 429, title: 'Too many requests' },
+  'internal.error': { status: 500, title: 'Internal server error' },
+  'service.unavailable': { status: 503, title: 'Service unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** One failing field of a validation error. `field` is a JSON Pointer into the request part. */
+export interface FieldError {
+  in: 'body' | 'querystring' | 'params' | 'headers';
+  field: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+  readonly title: string;
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail: string,
+    readonly extras: { errors?: FieldError[]; headers?: Record<string, string>; [key: string]: unknown } = {},
+  ) {
+    super(detail);
+    this.name = 'AppError';
+    const entry = errorCatalog[code];
+    this.status = entry.status;
+    this.title = entry.title;
+  }
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  requestId: string;
+  errors?: FieldError[];
+  [key: string]: unknown;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+/** Documentation URI for a code: stable, resolvable against the docs site. */
+export function problemType(code: string): string {
+  return `https://atrium.dev/problems/${code.replace(/\./g, '/')}`;
+}
+
+/** Renders an AppError as a problem document for the given request. */
+export function toProblem(error: AppError, requestId: string): Problem {
+  const { headers: _headers, ...extras } = error.extras;
+  return {
+    ...extras,
+    type: problemType(error.code),
+    title: error.title,
+    status: error.status,
+    detail: error.detail,
+    code: error.code,
+    requestId,
+  };
+}

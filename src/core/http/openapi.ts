@@ -1,0 +1,44 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { FieldErrorSchema, ProblemSchema } from './schemas.js';
+
+/**
+ * OpenAPI 3.1 generated from the route schemas, served at /openapi.json, with a docs UI at /docs.
+ * Schemas registered with an `$id` become named components.
+ */
+export const openApiPlugin = fp(async function openApi(app: FastifyInstance, options: { publicUrl: string; version: string }) {
+  app.addSchema(FieldErrorSchema);
+  app.addSchema(ProblemSchema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Atrium API',
+        version: options.version,
+        description:
+          'Multi-tenant SaaS core. Errors are RFC 9457 `application/problem+json` documents with a stable `code`; every response carries `X-Request-Id`. POST requests accept an `Idempotency-Key` header.',
+      },
+      servers: [{ url: options.publicUrl }],
+      tags: [
+        { name: 'health', description: 'Liveness and readiness probes.' },
+        { name: 'system', description: 'Metrics and API description.' },
+      ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when configured.' },
+        },
+      },
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
+  });
+
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { url: '/openapi.json', deepLinking: true } });
+
+  app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+});
