@@ -1,0 +1,86 @@
+/**
+ * Builds a real Atrium app for a test file: on a private copy of the migrated database (PGlite by
+ * default, PostgreSQL when DATABASE_URL is set), with real jobs and, when REDIS_URL is set, real Redis.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { loadConfig, type Config } from '../src/config.js';
+import type { Platform } from '../src/core/platform.js';
+import { adminQuery } from './global-setup.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  platform: Platform;
+  config: Config;
+  /** Superuser access to the same database, for assertions that must see past RLS. */
+  admin: AdminSql;
+  close(): Promise<void>;
+}
+
+export interface AdminSql {
+  query<T extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
+}
+
+/** Environment for a test app: the machine's env (DATABASE_URL, REDIS_URL) plus quiet defaults. */
+export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
+  return loadConfig({ ...process.env, NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', RUN_WORKER: 'false', ...overrides });
+}
+
+let databaseCounter = 0;
+
+/** A fresh database for this file: a PGlite loaded from the snapshot, or a clone of the template. */
+export async function createTestDatabase(config: Config): Promise<{ pglite?: PGlite; url?: string; admin: AdminSql; drop(): Promise<void> }> {
+  const template = inject('postgresTemplate');
+  if (!template) {
+    const snapshot = fs.readFileSync(inject('pgliteSnapshot'));
+    const pglite = await PGlite.create({ loadDataDir: new Blob([snapshot]) });
+    const admin: AdminSql = {
+      // PGlite has one session, switched to the app role after migrations; assertions run as the
+      // bootstrap superuser inside their own transaction and switch back.
+      query: async (text, values) =>
+        pglite.transaction(async (tx) => {
+          await tx.exec('SET LOCAL ROLE postgres');
+          return (await tx.query<never>(text, values)).rows;
+        }),
+    };
+    return { pglite, admin, drop: async () => undefined };
+  }
+
+  const name = `atrium_test_${inject('testRunId')}_${process.pid}_${++databaseCounter}_${randomBytes(3).toString('hex')}`;
+  const server = new URL(config.database.url!);
+  await adminQuery(server.toString(), `CREATE DATABASE ${name} TEMPLATE ${template}`);
+  const url = Object.assign(new URL(server), { pathname: `/${name}` }).toString();
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  return {
+    url,
+    admin: { query: async (text, values) => (await pool.query(text, values)).rows },
+    drop: async () => {
+      await pool.end();
+      await adminQuery(server.toString(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+/** Builds the app on a fresh database. Call `close()` in afterAll. */
+export async function createTestApp(overrides: Record<string, string | undefined> = {}): Promise<TestApp> {
+  const baseConfig = testConfig(overrides);
+  const database = await createTestDatabase(baseConfig);
+  const config: Config = database.url ? { ...baseConfig, database: { ...baseConfig.database, url: database.url, appUrl: undefined } } : baseConfig;
+  const app = await buildApp(config, { pglite: database.pglite, migrate: false });
+  await app.ready();
+  return {
+    app,
+    platform: app.platform,
+    config,
+    admin: database.admin,
+    close: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
