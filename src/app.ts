@@ -5,11 +5,14 @@
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
+import { routeGuardPlugin } from './core/auth/route-guard.js';
 import { errorHandlerPlugin } from './core/http/error-handler.js';
+import { idempotencyPlugin } from './core/http/idempotency.js';
 import { openApiPlugin } from './core/http/openapi.js';
+import { rateLimitPlugin } from './core/http/rate-limit.js';
 import { requestContextPlugin, requestIdFor } from './core/http/request-context.js';
 import { metricsPlugin } from './core/metrics/metrics.js';
 import { openPlatform, type OpenPlatformOptions, type Platform } from './core/platform.js';
@@ -19,10 +22,6 @@ import { VERSION } from './version.js';
 declare module 'fastify' {
   interface FastifyInstance {
     platform: Platform;
-  }
-  interface FastifyContextConfig {
-    /** The route needs no credential (DESIGN §6: every route declares a permission or `public`). */
-    public?: boolean;
   }
 }
 
@@ -53,6 +52,8 @@ export interface BuildAppOptions extends Partial<Pick<OpenPlatformOptions, 'pgli
   logger?: Logger;
   /** Reuse an open platform (the caller closes it). */
   platform?: Platform;
+  /** Registers extra routes after the core plugins, before the modules (tests, benchmarks). */
+  configure?: (app: FastifyInstance) => Promise<void> | void;
 }
 
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -62,9 +63,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: requestIdFor,
-    requestIdLogLabel: 'requestId',
-    // A hop count is valid at runtime (proxy-addr) though Fastify's types omit it.
-    trustProxy: config.http.trustProxy as boolean | string | string[],
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    trustProxy: config.http.trustProxy,
     bodyLimit: config.http.bodyLimit,
     return503OnClosing: true,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
@@ -76,6 +76,12 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   // Core plugins: context and errors first so everything after them is covered.
   await app.register(requestContextPlugin);
   await app.register(errorHandlerPlugin);
+  await app.register(routeGuardPlugin);
+  // Before any route: limits attach to routes as they are added (those with `config.rateLimit`).
+  await app.register(rateLimitPlugin, { counter: platform.counters });
+  // After the plugins that add route-level preHandlers (rate limits): the key is claimed last, just before
+  // the handler, so rejected requests never store an outcome.
+  await app.register(idempotencyPlugin, { ttlHours: config.idempotencyTtlHours });
   await app.register(helmet, { global: true });
   await app.register(cors, {
     origin: config.http.corsOrigins.length ? config.http.corsOrigins : false,
@@ -87,6 +93,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     token: config.metricsToken,
     sources: { poolStats: () => platform.db.poolStats(), queueSizes: () => platform.jobs.queueSizes() },
   });
+
+  if (options.configure) await app.register(async (scope) => options.configure!(scope));
 
   // Modules.
   await app.register(healthRoutes, {

@@ -8,7 +8,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { buildApp } from '../src/app.js';
+import { buildApp, type BuildAppOptions } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 import type { Platform } from '../src/core/platform.js';
 import { adminQuery } from './global-setup.js';
@@ -67,11 +67,14 @@ export async function createTestDatabase(config: Config): Promise<{ pglite?: PGl
 }
 
 /** Builds the app on a fresh database. Call `close()` in afterAll. */
-export async function createTestApp(overrides: Record<string, string | undefined> = {}): Promise<TestApp> {
+export async function createTestApp(
+  overrides: Record<string, string | undefined> = {},
+  options: Pick<BuildAppOptions, 'configure' | 'logger'> = {},
+): Promise<TestApp> {
   const baseConfig = testConfig(overrides);
   const database = await createTestDatabase(baseConfig);
   const config: Config = database.url ? { ...baseConfig, database: { ...baseConfig.database, url: database.url, appUrl: undefined } } : baseConfig;
-  const app = await buildApp(config, { pglite: database.pglite, migrate: false });
+  const app = await buildApp(config, { ...options, pglite: database.pglite, migrate: false });
   await app.ready();
   return {
     app,

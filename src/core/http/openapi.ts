@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { markRoutesPublic } from '../auth/route-guard.js';
 import { FieldErrorSchema, ProblemSchema } from './schemas.js';
 
 /**
@@ -38,7 +39,11 @@ export const openApiPlugin = fp(async function openApi(app: FastifyInstance, opt
     },
   });
 
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { url: '/openapi.json', deepLinking: true } });
+  // The docs UI and its assets are public; they are registered in their own scope so only they are marked.
+  await app.register(async (docs) => {
+    markRoutesPublic(docs);
+    await docs.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { url: '/openapi.json', deepLinking: true } });
+  });
 
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
 });

@@ -1,0 +1,54 @@
+/**
+ * Every route declares who may call it: `config.public: true`, or `config.permission: '<resource.action>'`
+ * (DESIGN §6). Undeclared routes are refused when they are registered, so none can slip in unguarded,
+ * and non-public routes answer 401 unless authentication established an actor.
+ * The permission itself is checked by the authorization module (it lands with the RBAC issue).
+ */
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../http/errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route needs no credential. */
+    public?: boolean;
+    /** The permission a caller must hold, e.g. `users.view`. */
+    permission?: string;
+  }
+}
+
+/** Why a route's access declaration is unacceptable, or null when it is fine. */
+export function checkRouteDeclaration(route: Pick<RouteOptions, 'method' | 'url' | 'config'>): string | null {
+  const config = (route.config ?? {}) as { public?: boolean; permission?: string };
+  const methods = Array.isArray(route.method) ? route.method.join(',') : route.method;
+  if (config.public === true && config.permission) return `${methods} ${route.url} declares both public and a permission`;
+  if (config.public !== true && !config.permission) return `${methods} ${route.url} declares neither \`public: true\` nor a \`permission\``;
+  return null;
+}
+
+/** Marks every route registered inside the calling plugin as public (third-party plugin routes). */
+export function markRoutesPublic(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    route.config = { ...(route.config ?? {}), public: true };
+  });
+}
+
+export const routeGuardPlugin = fp(async function routeGuard(app: FastifyInstance) {
+  // Checked when the app is ready rather than in onRoute: hooks of nested scopes (markRoutesPublic) run
+  // after this one and may still complete a route's declaration.
+  const routes: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => {
+    // @fastify/cors answers preflight requests for every path; it carries no data.
+    if (route.method === 'OPTIONS' && route.url === '*') route.config = { ...(route.config ?? {}), public: true };
+    routes.push(route);
+  });
+  app.addHook('onReady', async () => {
+    const problems = routes.map(checkRouteDeclaration).filter((problem): problem is string => problem !== null);
+    if (problems.length > 0) throw new Error(`Route access not declared: ${problems.join('; ')}`);
+  });
+
+  app.addHook('preHandler', async (request) => {
+    if (request.routeOptions.config.public) return;
+    if (!request.actor) throw new AppError('auth.unauthenticated', 'A valid credential is required.', { headers: { 'www-authenticate': 'Bearer' } });
+  });
+});

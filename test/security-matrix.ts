@@ -1,0 +1,72 @@
+/**
+ * The route-security matrix (DESIGN §5): for one route, every way a caller can be wrong — no credential,
+ * a malformed or expired token, another tenant's token, a missing permission, a suspended tenant, a
+ * deactivated member, a revoked API key — must get the expected status, and no row of the victim tenant
+ * may change. Later issues add the credential-dependent cases through `cases`.
+ */
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { expect, it } from 'vitest';
+import type { AdminSql } from './harness.js';
+
+export interface RouteUnderTest {
+  method: NonNullable<InjectOptions['method']>;
+  url: string;
+  payload?: unknown;
+}
+
+export interface MatrixCase {
+  name: string;
+  /** Headers that carry this case's credential (none for "no credential"). */
+  headers: () => Promise<Record<string, string>> | Record<string, string>;
+  status: number;
+  code?: string;
+}
+
+/** Cases every non-public route must pass before any identity exists. */
+export const baseCases: MatrixCase[] = [
+  { name: 'no credential', headers: () => ({}), status: 401, code: 'auth.unauthenticated' },
+  { name: 'malformed bearer token', headers: () => ({ authorization: 'Bearer not-a-token' }), status: 401, code: 'auth.unauthenticated' },
+  { name: 'wrong scheme', headers: () => ({ authorization: 'Basic dXNlcjpwYXNz' }), status: 401, code: 'auth.unauthenticated' },
+];
+
+/**
+ * A digest of every row a tenant owns, across all tables with a tenant_id (found in the catalog, so new
+ * tables are covered without touching this helper). Equal digests before and after = nothing changed.
+ */
+export async function tenantDigest(admin: AdminSql, tenantId: string): Promise<Record<string, string>> {
+  const tables = await admin.query<{ table_name: string }>(
+    `SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'tenant_id' ORDER BY table_name`,
+  );
+  const digest: Record<string, string> = {};
+  for (const { table_name } of tables) {
+    const [row] = await admin.query<{ digest: string | null }>(
+      `SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS digest FROM public.${table_name} t WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    digest[table_name] = row?.digest ?? 'empty';
+  }
+  const [tenant] = await admin.query<{ digest: string | null }>(`SELECT md5(t::text) AS digest FROM public.tenants t WHERE id = $1`, [tenantId]);
+  digest.tenants = tenant?.digest ?? 'missing';
+  return digest;
+}
+
+/**
+ * Declares one test per case for `route`. `victimTenantId` names the tenant whose rows must not change.
+ */
+export function securityMatrix(
+  getContext: () => { app: FastifyInstance; admin: AdminSql; victimTenantId?: string },
+  route: RouteUnderTest,
+  cases: MatrixCase[] = baseCases,
+): void {
+  for (const testCase of cases) {
+    it(`${route.method} ${route.url} — ${testCase.name} → ${testCase.status}`, async () => {
+      const { app, admin, victimTenantId } = getContext();
+      const before = victimTenantId ? await tenantDigest(admin, victimTenantId) : undefined;
+      const response = await app.inject({ method: route.method, url: route.url, payload: route.payload as InjectOptions['payload'], headers: await testCase.headers() });
+      expect(response.statusCode).toBe(testCase.status);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      if (testCase.code) expect(response.json().code).toBe(testCase.code);
+      if (victimTenantId) expect(await tenantDigest(admin, victimTenantId)).toEqual(before);
+    });
+  }
+}
