@@ -5,11 +5,11 @@
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { routeGuardPlugin } from './core/auth/route-guard.js';
-import { errorHandlerPlugin } from './core/http/error-handler.js';
+import { answerFrameworkError, errorHandlerPlugin } from './core/http/error-handler.js';
 import { idempotencyPlugin } from './core/http/idempotency.js';
 import { openApiPlugin } from './core/http/openapi.js';
 import { rateLimitPlugin } from './core/http/rate-limit.js';
@@ -32,6 +32,12 @@ export const REDACT_PATHS = [
   'req.headers["x-api-key"]',
   'req.headers["x-bootstrap-token"]',
   'res.headers["set-cookie"]',
+  // The same headers when a headers object is logged directly (`{ headers: request.headers }`).
+  '*.authorization',
+  '*.cookie',
+  '*["set-cookie"]',
+  '*["x-api-key"]',
+  '*["x-bootstrap-token"]',
   '*.password',
   '*.currentPassword',
   '*.newPassword',
@@ -54,6 +60,8 @@ export interface BuildAppOptions extends Partial<Pick<OpenPlatformOptions, 'pgli
   platform?: Platform;
   /** Registers extra routes after the core plugins, before the modules (tests, benchmarks). */
   configure?: (app: FastifyInstance) => Promise<void> | void;
+  /** Sees every route as it is registered, core plugins' included (tests: the OpenAPI coverage check). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -66,10 +74,13 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     trustProxy: config.http.trustProxy,
     bodyLimit: config.http.bodyLimit,
-    return503OnClosing: true,
+    // Draining is answered by the error handler plugin, as problem+json with a request id.
+    return503OnClosing: false,
+    frameworkErrors: answerFrameworkError,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  if (options.onRoute) app.addHook('onRoute', options.onRoute);
   app.decorate('platform', platform);
   if (!options.platform) app.addHook('onClose', () => platform.close());
 

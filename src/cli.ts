@@ -1,11 +1,13 @@
 /**
- * The `atrium` command: serve | worker | migrate | seed | bootstrap. Each has --help.
+ * The `atrium` command: serve | worker | migrate | seed | bootstrap | mail. Each has --help.
  */
 import { parseArgs } from 'node:util';
 import { createLogger } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './core/db/data-dir-lock.js';
 import { openDatabase } from './core/db/open.js';
+import { AppError } from './core/http/errors.js';
+import { getMail, listMail, type MailRecord } from './core/mail/mailer.js';
 import { serve, work } from './server.js';
 import { seedDemoData } from './seed.js';
 import { VERSION } from './version.js';
@@ -14,7 +16,9 @@ interface Command {
   summary: string;
   usage: string;
   options?: Record<string, { type: 'string' | 'boolean'; description: string }>;
-  run(config: Config, values: Record<string, string | boolean | undefined>): Promise<void>;
+  /** Takes positional arguments (a subcommand, an id), passed to run. */
+  positionals?: boolean;
+  run(config: Config, values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void>;
 }
 
 const commands: Record<string, Command> = {
@@ -63,9 +67,47 @@ const commands: Record<string, Command> = {
       throw new UsageError('bootstrap needs the identity module, which is not part of this build yet.');
     },
   },
+  mail: {
+    summary: 'Read the mail kept in the database: the outbox in embedded mode (no SMTP_URL), else the delivery log.',
+    usage: 'atrium mail list [--limit N]\n       atrium mail show <id>',
+    positionals: true,
+    options: { limit: { type: 'string', description: 'list: how many messages to print, newest first (1-100, default 20).' } },
+    run: (config, values, positionals) => runMailCommand(config, values, positionals),
+  },
 };
 
 class UsageError extends Error {}
+
+/** `atrium mail list|show`: in embedded mode the outbox is the developer's mailbox (DESIGN §2). */
+async function runMailCommand(config: Config, values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void> {
+  const [action, ...args] = positionals;
+  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  if (!(action === 'list' && args.length === 0) && !(action === 'show' && args.length === 1)) {
+    throw new UsageError(`expected "list" or "show <id>". See \`atrium mail --help\`.`);
+  }
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new UsageError('--limit must be an integer from 1 to 100.');
+  const db = await openDatabase(config);
+  try {
+    if (action === 'list') console.log(formatMailList(await listMail(db, { limit })));
+    else console.log(formatMail(await getMail(db, args[0]!)));
+  } finally {
+    await db.close();
+  }
+}
+
+function formatMailList(rows: MailRecord[]): string {
+  if (rows.length === 0) return 'No mail.';
+  const toWidth = Math.max(2, ...rows.map((row) => row.to.length));
+  const line = (id: string, created: string, status: string, to: string, subject: string) =>
+    [id.padEnd(36), created.padEnd(24), status.padEnd(6), to.padEnd(toWidth), subject].join('  ');
+  return [line('ID', 'CREATED', 'STATUS', 'TO', 'SUBJECT'), ...rows.map((row) => line(row.id, row.createdAt.toISOString(), row.status, row.to, row.subject))].join('\n');
+}
+
+function formatMail(row: MailRecord): string {
+  const delivery = [row.status, row.transport, row.providerMessageId, row.error].filter(Boolean).join(', ');
+  const headers = [`ID:       ${row.id}`, `Date:     ${row.createdAt.toISOString()}`, `From:     ${row.from}`, `To:       ${row.to}`, `Subject:  ${row.subject}`, `Delivery: ${delivery}`];
+  return [...headers, '', row.text, ...(row.html ? ['', '--- HTML part ---', row.html] : [])].join('\n');
+}
 
 function help(): string {
   const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`);
@@ -93,8 +135,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: rest, options: { help: { type: 'boolean', short: 'h' }, ...(command.options ?? {}) }, strict: true }));
+    ({ values, positionals } = parseArgs({
+      args: rest,
+      options: { help: { type: 'boolean', short: 'h' }, ...(command.options ?? {}) },
+      strict: true,
+      allowPositionals: command.positionals ?? false,
+    }));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${commandHelp(name, command)}`);
     return 2;
@@ -105,10 +153,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const config = loadConfig();
-    await command.run(config, values);
+    await command.run(config, values, positionals);
     return 0;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof UsageError) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof UsageError || error instanceof AppError) {
       console.error(`atrium ${name}: ${error.message}`);
       return error instanceof UsageError ? 2 : 1;
     }

@@ -2,6 +2,7 @@
  * The only reader of `process.env` (DESIGN §3). Every variable is declared once below with its parser,
  * default and description; `.env.example` and the README table are checked against this list by a test.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 export class ConfigError extends Error {
@@ -70,12 +71,36 @@ const roleName: Parser<string> = (raw) => {
   return raw;
 };
 
-/** `false`, `true`, a hop count, or a comma-separated list of trusted proxy addresses/CIDRs. */
-const trustProxy: Parser<boolean | number | string[]> = (raw) => {
+/** Named ranges proxy-addr understands, besides addresses and CIDRs. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.includes(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (family === 4 && isIP(prefix) === 4) return true; // dotted netmask
+  const bits = /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+  return bits >= 1 && bits <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * `false`, `true`, or a comma-separated list of trusted proxy addresses/CIDRs/named ranges. Checked here,
+ * because Fastify would otherwise throw at boot on a bad entry, and a hop count is refused: Fastify 5
+ * trusts no proxy at all when given one (it cannot verify the peer), which would silently make every
+ * client look like the load balancer.
+ */
+const trustProxy: Parser<boolean | string[]> = (raw) => {
   const value = raw.trim().toLowerCase();
   if (value === 'true' || value === 'false') return value === 'true';
-  if (/^\d+$/.test(value)) return Number(value);
-  return list(raw);
+  if (/^\d+$/.test(value)) throw new Error('must list the proxy addresses (hop counts are not supported), e.g. loopback,10.0.0.0/8');
+  const entries = list(raw);
+  const invalid = entries.filter((entry) => !isProxyAddress(entry));
+  if (entries.length === 0 || invalid.length > 0) {
+    throw new Error(`must be true, false, or a list of IP addresses, CIDRs or loopback/linklocal/uniquelocal (invalid: ${invalid.join(', ') || 'empty'})`);
+  }
+  return entries;
 };
 
 const variables = {
@@ -121,7 +146,7 @@ const variables = {
   },
   MAIL_FROM: { description: 'From address of outgoing mail.', parse: string, default: 'Atrium <no-reply@localhost>' },
   TRUST_PROXY: {
-    description: 'Fastify trustProxy: false, true, a hop count, or a comma-separated list of proxy addresses/CIDRs.',
+    description: 'Which proxies to trust for X-Forwarded-For (client IP): false, true (any), or a comma-separated list of proxy addresses/CIDRs (or loopback, linklocal, uniquelocal).',
     parse: trustProxy,
     default: 'false',
   },
@@ -200,7 +225,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     http: {
       host: read('HOST'),
       port: read('PORT'),
-      publicUrl: read('PUBLIC_URL').replace(/\/+$/, ''),
+      // Optional chaining: an invalid value is reported with the others below instead of crashing here.
+      publicUrl: read('PUBLIC_URL')?.replace(/\/+$/, ''),
       trustProxy: read('TRUST_PROXY'),
       corsOrigins: read('CORS_ORIGINS'),
       bodyLimit: read('BODY_LIMIT_BYTES'),

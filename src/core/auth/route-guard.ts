@@ -48,7 +48,8 @@ export const routeGuardPlugin = fp(async function routeGuard(app: FastifyInstanc
   });
 
   app.addHook('preHandler', async (request) => {
-    if (request.routeOptions.config.public) return;
+    // Unknown routes and wrong methods answer 404/405 to everyone: the route list is public (OpenAPI).
+    if (request.is404 || request.routeOptions.config.public) return;
     if (!request.actor) throw new AppError('auth.unauthenticated', 'A valid credential is required.', { headers: { 'www-authenticate': 'Bearer' } });
   });
 });

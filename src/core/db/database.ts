@@ -5,6 +5,7 @@
  * transaction-locally (DESIGN §5). The role switch and the context travel in the same simple-protocol
  * message as BEGIN, so they cost no extra round trip.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PGlite, Transaction as PgliteClientTransaction } from '@electric-sql/pglite';
 import type { PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { PgDialect } from 'drizzle-orm/pg-core';
@@ -93,6 +94,11 @@ export function unitOfWorkPrelude(appRole: string, context: UnitOfWorkContext): 
   return `SET LOCAL ROLE ${appRole}; SELECT set_config('app.tenant_id', '${tenantId}', true), set_config('app.user_id', '${userId}', true)`;
 }
 
+/** The error PGlite raises when COMMIT turned into ROLLBACK; PostgreSQL mode raises the same. */
+function transactionRolledBack(): Error {
+  return Object.assign(new Error('Transaction was rolled back instead of committed'), { code: '25P02' });
+}
+
 async function runBeforeCommit(tx: Tx): Promise<void> {
   const hook = executionContext.current()?.beforeCommit;
   if (hook) await hook(tx);
@@ -114,19 +120,24 @@ export function createPostgresDatabase(options: { connectionString: string; pool
         throw error;
       });
       const tx = new NodePgTransaction(dialect, new NodePgSession(client, dialect, undefined), undefined) as unknown as Tx;
+      let result: T;
+      let commit: pg.QueryResult;
       try {
-        const result = await fn(tx, {
+        result = await fn(tx, {
           executeSql: async (text, values) => lastRows(await client.query(text, values as unknown[])),
         });
         await runBeforeCommit(tx);
-        await client.query('COMMIT');
-        return result;
+        commit = await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch((rollbackError: Error) => {
           discard = rollbackError;
         });
         throw error;
       }
+      // A SQL error the body caught leaves the transaction aborted, and PostgreSQL answers the COMMIT
+      // with ROLLBACK and no error: report it (as PGlite does) rather than return success for undone work.
+      if (commit.command === 'ROLLBACK') throw transactionRolledBack();
+      return result;
     } finally {
       client.release(discard);
     }
@@ -155,15 +166,40 @@ export function createPostgresDatabase(options: { connectionString: string; pool
 export function createPgliteDatabase(options: { pglite: PGlite; appRole: string }): Database {
   const { pglite } = options;
 
-  const transaction = <T>(context: UnitOfWorkContext, fn: TransactionBody<T>): Promise<T> => {
+  // PGlite has one connection: anything that queries it from inside a unit of work other than through
+  // that unit of work (a nested unit of work, `db.executor`, pg-boss `jobs.send` without `db`) waits for
+  // the very transaction it is part of, and the process hangs for good. PostgreSQL would quietly take a
+  // second pooled connection instead, so fail fast with the fix in the message.
+  const unitOfWork = new AsyncLocalStorage<{ open: boolean }>();
+  const refuseInsideUnitOfWork = (what: string) => {
+    if (unitOfWork.getStore()?.open) {
+      throw new Error(
+        `${what} inside a unit of work would wait forever on PGlite's single connection; use the unit of work's tx or executor (e.g. jobs.send(..., { db: executor }))`,
+      );
+    }
+  };
+  const sessionExecutor = pgliteExecutor(pglite);
+
+  // async, so a context that fails validation rejects the promise rather than throwing synchronously
+  // (callers chain .catch(), and the PostgreSQL implementation behaves the same).
+  const transaction = async <T>(context: UnitOfWorkContext, fn: TransactionBody<T>): Promise<T> => {
+    refuseInsideUnitOfWork('A nested unit of work');
     const prelude = unitOfWorkPrelude(options.appRole, context);
     return pglite.transaction(async (client: PgliteClientTransaction) => {
       await client.exec(prelude);
       const session = new PgliteSession(client, dialect, undefined);
       const tx = new PgliteTransaction(dialect, session, undefined) as unknown as Tx;
-      const result = await fn(tx, pgliteExecutor(client));
-      await runBeforeCommit(tx);
-      return result;
+      // Closed when the transaction ends, so work the body left running may use the database later.
+      const scope = { open: true };
+      try {
+        return await unitOfWork.run(scope, async () => {
+          const result = await fn(tx, pgliteExecutor(client));
+          await runBeforeCommit(tx);
+          return result;
+        });
+      } finally {
+        scope.open = false;
+      }
     });
   };
 
@@ -171,8 +207,14 @@ export function createPgliteDatabase(options: { pglite: PGlite; appRole: string 
     kind: 'pglite',
     transaction,
     withTenant: (tenantId, fn) => transaction({ tenantId }, fn),
-    executor: pgliteExecutor(pglite),
+    executor: {
+      executeSql: async (text, values) => {
+        refuseInsideUnitOfWork('A query on the shared session');
+        return sessionExecutor.executeSql(text, values);
+      },
+    },
     ping: async () => {
+      refuseInsideUnitOfWork('A ping');
       await pglite.query('SELECT 1');
     },
     poolStats: () => ({ total: 1, idle: pglite.isInTransaction() ? 0 : 1, waiting: 0 }),

@@ -75,35 +75,47 @@ export class EventBus {
    */
   relayOnce(batchSize = 100): Promise<number> {
     // One relay pass at a time per process; other processes are kept apart by SKIP LOCKED.
-    this.relaying ??= this.db
-      .transaction({}, async (tx, executor: SqlExecutor) => {
-        const claimed = await tx.execute<{ tenant_id: string; id: string; type: string; payload: Record<string, unknown>; created_at: string | Date }>(
-          sql`SELECT tenant_id, id, type, payload, created_at FROM claim_outbox_events(${batchSize})`,
-        );
-        const rows = [...claimed.rows].sort((a, b) => (a.id < b.id ? -1 : 1));
-        const byQueue = new Map<string, Array<{ id: string; data: DomainEvent }>>();
-        for (const row of rows) {
-          const event: DomainEvent = {
-            id: row.id,
-            type: row.type,
-            tenantId: row.tenant_id,
-            payload: row.payload,
-            occurredAt: new Date(row.created_at).toISOString(),
-          };
-          for (const subscription of this.consumersOf(row.type)) {
-            const queue = consumerQueue(subscription.consumer);
-            const list = byQueue.get(queue) ?? [];
-            list.push({ id: uuidv7(), data: event });
-            byQueue.set(queue, list);
+    this.relaying ??= this.defineConsumerQueues()
+      .then(() =>
+        this.db.transaction({}, async (tx, executor: SqlExecutor) => {
+          const claimed = await tx.execute<{ tenant_id: string; id: string; type: string; payload: Record<string, unknown>; created_at: string | Date }>(
+            sql`SELECT tenant_id, id, type, payload, created_at FROM claim_outbox_events(${batchSize})`,
+          );
+          const rows = [...claimed.rows].sort((a, b) => (a.id < b.id ? -1 : 1));
+          const byQueue = new Map<string, Array<{ id: string; data: DomainEvent }>>();
+          for (const row of rows) {
+            const event: DomainEvent = {
+              id: row.id,
+              type: row.type,
+              tenantId: row.tenant_id,
+              payload: row.payload,
+              occurredAt: new Date(row.created_at).toISOString(),
+            };
+            for (const subscription of this.consumersOf(row.type)) {
+              const queue = consumerQueue(subscription.consumer);
+              const list = byQueue.get(queue) ?? [];
+              list.push({ id: uuidv7(), data: event });
+              byQueue.set(queue, list);
+            }
           }
-        }
-        for (const [queue, jobs] of byQueue) await this.jobs.insert(queue, jobs, executor);
-        return rows.length;
-      })
+          for (const [queue, jobs] of byQueue) await this.jobs.insert(queue, jobs, executor);
+          return rows.length;
+        }),
+      )
       .finally(() => {
         this.relaying = undefined;
       });
     return this.relaying;
+  }
+
+  /**
+   * pg-boss silently drops jobs for a queue that does not exist (its insert joins the queue table), while
+   * the relay marks the event published: a consumer whose queue was never created would lose the event.
+   * So every pass first makes sure the queues exist (memoised: free after the first pass). Outside the
+   * relay transaction, because on PGlite queue creation goes through the session that transaction holds.
+   */
+  private async defineConsumerQueues(): Promise<void> {
+    for (const subscription of this.subscriptions.values()) await this.jobs.define({ name: consumerQueue(subscription.consumer) });
   }
 
   /** Runs in workers: creates the consumer queues and processes them; polls the outbox. */

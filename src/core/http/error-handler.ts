@@ -12,6 +12,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'request.validation_failed',
   FST_ERR_CTP_INVALID_JSON_BODY: 'request.malformed_json',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'request.malformed_json',
+  FST_ERR_BAD_URL: 'request.invalid_url',
+  FST_ERR_MAX_PARAM_LENGTH: 'request.uri_too_long',
 };
 
 /** Any other client error keeps its status with a generic code. */
@@ -66,8 +68,32 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
   return reply.code(error.status).type(PROBLEM_CONTENT_TYPE).send(toProblem(error, request.id));
 }
 
+/**
+ * Fastify `frameworkErrors`: failures found while routing (an undecodable URL, an over-long path
+ * parameter), before any hook runs — so the request id header is set here too.
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const appError = toAppError(error);
+  if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+  void reply.header('x-request-id', request.id);
+  return sendProblem(request, reply, appError);
+}
+
 /** Installs problem+json rendering for every error, unknown route and wrong method. */
 export const errorHandlerPlugin = fp(async function errorHandler(app: FastifyInstance) {
+  // While draining, requests still arriving on open keep-alive connections get a 503 problem document
+  // with a request id (Fastify's own return503OnClosing answer is plain JSON without one; app.ts turns it
+  // off), and `Connection: close` so the client takes its next request elsewhere.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
+    void reply.header('connection', 'close');
+    done(new AppError('service.unavailable', 'The server is shutting down; retry the request.'));
+  });
+
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error);
     if (appError.status >= 500) request.log.error({ err: error }, 'request failed');

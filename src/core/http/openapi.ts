@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { markRoutesPublic } from '../auth/route-guard.js';
+import { documentIdempotentOperations, idempotencyKeyParameter, markIdempotentOperation } from './idempotency.js';
 import { FieldErrorSchema, ProblemSchema } from './schemas.js';
 
 /**
@@ -32,8 +33,12 @@ export const openApiPlugin = fp(async function openApi(app: FastifyInstance, opt
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when configured.' },
         },
+        parameters: { IdempotencyKey: idempotencyKeyParameter },
       },
     },
+    // Every POST that honours Idempotency-Key references the shared header parameter.
+    transform: markIdempotentOperation,
+    transformObject: (document) => ('openapiObject' in document ? documentIdempotentOperations(document.openapiObject) : document.swaggerObject),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
     },

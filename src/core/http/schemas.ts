@@ -23,7 +23,12 @@ export const ProblemSchema = Type.Object(
   { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details.' },
 );
 
-const problem = (description: string) => ({ ...Type.Ref('Problem'), description });
+/**
+ * An error response as it is served: `application/problem+json`. Declared under `content` so the
+ * OpenAPI document (and clients generated from it) name the real media type, and Fastify serializes
+ * problem replies with this schema.
+ */
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Type.Ref('Problem') } } });
 
 /** Error responses every route can produce; spread into a route's `response` schema. */
 export const standardErrors = {

@@ -99,7 +99,16 @@ export class JobQueue {
   /** Processes jobs of a queue in this process until stop(). */
   async work<T>(queue: string, handler: JobHandler<T>, options: { batchSize?: number; pollingIntervalSeconds?: number } = {}): Promise<void> {
     await this.boss.work<T>(queue, { batchSize: options.batchSize ?? 1, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 }, async (jobs) => {
-      for (const job of jobs) await handler({ id: job.id, name: job.name, data: job.data });
+      // pg-boss settles a batch as a whole: one throwing job would fail (and in the end dead-letter) the
+      // jobs of its batch that succeeded or never ran. So each job that throws is failed on its own and
+      // the batch goes on; pg-boss then completes the batch, which leaves already-failed jobs alone.
+      for (const job of jobs) {
+        try {
+          await handler({ id: job.id, name: job.name, data: job.data });
+        } catch (error) {
+          await this.boss.fail(queue, job.id, error as object);
+        }
+      }
     });
   }
 

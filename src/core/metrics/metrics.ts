@@ -73,7 +73,6 @@ export const metricsPlugin = fp(async function metrics(app: FastifyInstance, opt
         summary: 'Prometheus metrics',
         description: 'Prometheus text exposition. Requires `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.',
         security: options.token ? [{ metricsToken: [] }] : [],
-        produces: ['text/plain'],
         response: {
           200: { description: 'Prometheus text format (version 0.0.4).', content: { 'text/plain': { schema: Type.String() } } },
           401: problemResponse('Missing or wrong metrics token.'),

@@ -73,7 +73,7 @@ export async function healthRoutes(app: FastifyInstance, options: { checks: Heal
         tags: ['health'],
         summary: 'Liveness probe',
         description: 'Answers 200 while the process serves HTTP; checks no dependency.',
-        response: { 200: Type.Object({ status: Type.Literal('ok'), uptimeSeconds: Type.Number() }) },
+        response: { 200: Type.Object({ status: Type.Literal('ok'), uptimeSeconds: Type.Number() }, { description: 'The process is serving HTTP.' }) },
       },
     },
     async () => ({ status: 'ok' as const, uptimeSeconds: Math.round(process.uptime()) }),

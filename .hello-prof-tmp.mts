@@ -1,0 +1,11 @@
+import inspector from 'node:inspector/promises';
+import fs from 'node:fs';
+import Fastify from 'fastify';
+const app = Fastify({ logger: false });
+app.get('/', async () => ({ hello: 'world' }));
+await app.listen({ host: '127.0.0.1', port: 3902 });
+const session = new inspector.Session(); session.connect();
+await session.post('Profiler.enable');
+process.on('SIGUSR2', async () => { await session.post('Profiler.start'); });
+process.on('SIGINT', async () => { const { profile } = await session.post('Profiler.stop'); fs.writeFileSync('/tmp/prof/hello.cpuprofile', JSON.stringify(profile)); await app.close(); process.exit(0); });
+console.log('ready');

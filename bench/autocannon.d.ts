@@ -1,0 +1,51 @@
+// The part of autocannon's programmatic API that bench/run.ts uses (the package ships no types).
+declare module 'autocannon' {
+  namespace autocannon {
+    interface Options {
+      url: string;
+      connections?: number;
+      /** Seconds. */
+      duration?: number;
+      pipelining?: number;
+      /** Seconds before a request times out. */
+      timeout?: number;
+      headers?: Record<string, string>;
+    }
+
+    interface Histogram {
+      average: number;
+      mean: number;
+      stddev: number;
+      min: number;
+      max: number;
+      total: number;
+      p50: number;
+      p90: number;
+      p99: number;
+    }
+
+    interface Result {
+      url: string;
+      requests: Histogram & { sent: number };
+      /** Milliseconds (1 ms resolution). */
+      latency: Histogram;
+      throughput: Histogram;
+      errors: number;
+      timeouts: number;
+      non2xx: number;
+      resets: number;
+      /** Seconds. */
+      duration: number;
+      connections: number;
+    }
+
+    interface Instance extends PromiseLike<Result> {
+      stop(): void;
+      /** Every response: its status, size in bytes and latency in milliseconds (sub-millisecond precision). */
+      on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, latencyMs: number) => void): this;
+    }
+  }
+
+  function autocannon(options: autocannon.Options): autocannon.Instance;
+  export = autocannon;
+}

@@ -1,0 +1,131 @@
+/**
+ * One benchmark target, run as its own child process by bench/run.ts (so the load generator never
+ * shares the target's event loop): `node --import tsx bench/targets.ts <target>`.
+ *
+ * Targets:
+ *   hello        bare Fastify hello-world: the HTTP ceiling.
+ *   health       Atrium (buildApp, every core plugin) serving GET /health.
+ *   tenant-read  Atrium: GET /bench/tenant-read/:tenantId — the tenant's memberships through
+ *                db.withTenant (BEGIN + role + context in one message, SELECT, COMMIT).
+ *   raw-read     Atrium: the same Drizzle SELECT on a plain pg pool, no transaction, no context
+ *                (a superuser login, which RLS does not filter): the ceiling for tenant-read.
+ *   naive-read   Atrium: the same SELECT in a Drizzle db.transaction() that sets the context with its own
+ *                statement (BEGIN, set_config, SELECT, COMMIT): what batching the context saves.
+ *
+ * Every Atrium target registers all bench routes, so the processes are identical but for the route
+ * under load. Protocol with the parent (IPC): the child sends { type: 'ready', port } once listening;
+ * it answers { type: 'stats' } with its query count and memory.
+ */
+import process from 'node:process';
+import { eq, sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { appConnectionString } from '../src/core/db/open.js';
+import { memberships } from '../src/core/tenancy/tenancy.table.js';
+import { TARGETS, type ChildMessage, type ParentMessage, type TargetName } from './protocol.js';
+
+// Every database round trip of this process goes through pg's Client#query (pool.query and Drizzle
+// included): counting its calls counts round trips. A multi-statement simple query (BEGIN; SET LOCAL
+// ROLE …; SELECT set_config(…)) is one call and one round trip.
+let queries = 0;
+const originalQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
+  queries += 1;
+  return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof pg.Client.prototype.query;
+
+function send(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+/** Selects a tenant's memberships; the same query text for every read target. */
+function selectMemberships(db: Pick<ReturnType<typeof drizzle>, 'select'>, tenantId: string) {
+  return db
+    .select({ userId: memberships.userId, status: memberships.status, createdAt: memberships.createdAt })
+    .from(memberships)
+    .where(eq(memberships.tenantId, tenantId));
+}
+
+async function helloWorld(): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  app.get('/', async () => ({ hello: 'world' }));
+  return app;
+}
+
+async function atrium(): Promise<{ app: FastifyInstance; pools: pg.Pool[] }> {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) throw new Error('DATABASE_URL must name the benchmark database');
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    RUN_WORKER: 'false',
+    MIGRATE_ON_START: 'false',
+  });
+  const app = await buildApp(config);
+  const poolMax = config.database.poolMax;
+  // raw-read: the ceiling. A superuser login bypasses RLS, so no context is needed to see the rows.
+  const rawPool = new pg.Pool({ connectionString: databaseUrl, max: poolMax, application_name: 'atrium-bench-raw' });
+  // naive-read: the app role, context set by a separate statement inside Drizzle's transaction.
+  const appPool = new pg.Pool({ connectionString: appConnectionString(config), max: poolMax, application_name: 'atrium-bench-naive' });
+  const raw = drizzle(rawPool);
+  const naive = drizzle(appPool);
+
+  const params = { type: 'object', properties: { tenantId: { type: 'string', format: 'uuid' } }, required: ['tenantId'] } as const;
+  await app.register(async (scope) => {
+    const options = { config: { public: true }, schema: { hide: true, params } };
+    scope.get<{ Params: { tenantId: string } }>('/bench/tenant-read/:tenantId', options, async (request) =>
+      app.platform.db.withTenant(request.params.tenantId, (tx) => selectMemberships(tx, request.params.tenantId)),
+    );
+    scope.get<{ Params: { tenantId: string } }>('/bench/raw-read/:tenantId', options, async (request) =>
+      selectMemberships(raw, request.params.tenantId),
+    );
+    scope.get<{ Params: { tenantId: string } }>('/bench/naive-read/:tenantId', options, async (request) =>
+      naive.transaction(async (tx) => {
+        await tx.execute(sql`SELECT set_config('app.tenant_id', ${request.params.tenantId}, true)`);
+        return selectMemberships(tx, request.params.tenantId);
+      }),
+    );
+  });
+  return { app, pools: [rawPool, appPool] };
+}
+
+async function main(): Promise<void> {
+  const target = process.argv[2] as TargetName;
+  if (!TARGETS.includes(target)) throw new Error(`unknown target "${target}"; one of ${TARGETS.join(', ')}`);
+
+  const { app, pools } = target === 'hello' ? { app: await helloWorld(), pools: [] as pg.Pool[] } : await atrium();
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error('no TCP address');
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await app.close().catch(() => undefined);
+    await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
+    process.exit(0);
+  };
+  process.on('message', (message: ParentMessage) => {
+    if (message.type === 'stats') {
+      const cpu = process.cpuUsage();
+      send({ type: 'stats', queries, rssBytes: process.memoryUsage.rss(), maxRssBytes: process.resourceUsage().maxRSS * 1024, cpuMicros: cpu.user + cpu.system });
+    } else if (message.type === 'stop') {
+      void stop();
+    }
+  });
+  // The parent went away (crashed or was killed): never outlive it.
+  process.on('disconnect', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  send({ type: 'ready', port: address.port });
+}
+
+main().catch((error: unknown) => {
+  send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  console.error(error);
+  process.exit(1);
+});
