@@ -93,7 +93,10 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   // After the plugins that add route-level preHandlers (rate limits): the key is claimed last, just before
   // the handler, so rejected requests never store an outcome.
   await app.register(idempotencyPlugin, { ttlHours: config.idempotencyTtlHours });
-  await app.register(helmet, { global: true });
+  // upgrade-insecure-requests only when the public URL is https: served over plain http (embedded mode
+  // opened on a LAN address) it makes browsers fetch every asset over https, and /docs stays blank.
+  const servesHttps = config.http.publicUrl.startsWith('https:');
+  await app.register(helmet, { global: true, contentSecurityPolicy: { directives: { upgradeInsecureRequests: servesHttps ? [] : null } } });
   await app.register(cors, {
     origin: config.http.corsOrigins.length ? config.http.corsOrigins : false,
     credentials: true,

@@ -108,7 +108,7 @@ const variables = {
   HOST: { description: 'Interface the HTTP server binds to.', parse: string, default: '0.0.0.0' },
   PORT: { description: 'HTTP port.', parse: integer(0, 65535), default: '3000' },
   PUBLIC_URL: {
-    description: 'Public base URL of the API (links in emails, token issuer).',
+    description: 'Public base URL of the API (links in emails, token issuer). An https URL also makes the CSP ask browsers to upgrade insecure requests.',
     parse: url('http:', 'https:'),
     default: 'http://localhost:3000',
   },

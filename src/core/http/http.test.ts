@@ -201,6 +201,11 @@ describe('security headers and CORS', () => {
     expect(response.headers['x-powered-by']).toBeUndefined();
   });
 
+  it('does not ask browsers to upgrade to https when the public URL is plain http (embedded mode)', async () => {
+    expect(t.config.http.publicUrl).toMatch(/^http:/);
+    for (const url of ['/health', '/docs']) expect((await t.app.inject({ url })).headers['content-security-policy'], url).not.toContain('upgrade-insecure-requests');
+  });
+
   it('sets them on error responses too', async () => {
     const response = await t.app.inject({ url: '/nope' });
     expect(response.headers['x-content-type-options']).toBe('nosniff');
@@ -235,6 +240,18 @@ describe('security headers and CORS', () => {
       headers: { origin: 'https://evil.example.net', 'access-control-request-method': 'POST' },
     });
     expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('security headers behind an https public URL', () => {
+  let secure: TestApp;
+  beforeAll(async () => {
+    secure = await createTestApp({ PUBLIC_URL: 'https://api.example.com' });
+  });
+  afterAll(() => secure?.close());
+
+  it('asks browsers to upgrade insecure requests, on the API and the docs UI', async () => {
+    for (const url of ['/health', '/docs']) expect((await secure.app.inject({ url })).headers['content-security-policy'], url).toContain('upgrade-insecure-requests');
   });
 });
 

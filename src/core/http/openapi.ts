@@ -47,7 +47,17 @@ export const openApiPlugin = fp(async function openApi(app: FastifyInstance, opt
   // The docs UI and its assets are public; they are registered in their own scope so only they are marked.
   await app.register(async (docs) => {
     markRoutesPublic(docs);
-    await docs.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { url: '/openapi.json', deepLinking: true } });
+    // The UI loads the document from /docs/json (the same document as /openapi.json). BaseLayout: the
+    // standalone layout's top bar (a URL box for browsing other APIs) draws its logo with an inline
+    // <style> that the static CSP rightly blocks (checked in a real browser: scripts/check-docs-browser.ts).
+    // Its CSP drops upgrade-insecure-requests over plain http, as helmet's does (see app.ts).
+    const servesHttps = options.publicUrl.startsWith('https:');
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: true,
+      transformStaticCSP: (header) => (servesHttps ? header : header.replace(/\s*upgrade-insecure-requests;?/, '')),
+      uiConfig: { deepLinking: true, layout: 'BaseLayout' },
+    });
   });
 
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
