@@ -3,17 +3,17 @@
  * module list (DESIGN §3: no autoload).
  */
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { routeGuardPlugin } from './core/auth/route-guard.js';
 import { answerFrameworkError, errorHandlerPlugin } from './core/http/error-handler.js';
 import { idempotencyPlugin } from './core/http/idempotency.js';
+import { securityHeadersPlugin } from './core/http/security-headers.js';
 import { openApiPlugin } from './core/http/openapi.js';
 import { rateLimitPlugin } from './core/http/rate-limit.js';
-import { requestContextPlugin, requestIdFor } from './core/http/request-context.js';
+import { AccessLogController, requestContextPlugin, requestIdFor } from './core/http/request-context.js';
 import { metricsPlugin } from './core/metrics/metrics.js';
 import { openPlatform, type OpenPlatformOptions, type Platform } from './core/platform.js';
 import { healthRoutes } from './modules/health/health.routes.js';
@@ -71,7 +71,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: requestIdFor,
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    logController: new AccessLogController(),
     trustProxy: config.http.trustProxy,
     bodyLimit: config.http.bodyLimit,
     // Draining is answered by the error handler plugin, as problem+json with a request id.
@@ -93,15 +93,15 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   // After the plugins that add route-level preHandlers (rate limits): the key is claimed last, just before
   // the handler, so rejected requests never store an outcome.
   await app.register(idempotencyPlugin, { ttlHours: config.idempotencyTtlHours });
-  // upgrade-insecure-requests only when the public URL is https: served over plain http (embedded mode
-  // opened on a LAN address) it makes browsers fetch every asset over https, and /docs stays blank.
-  const servesHttps = config.http.publicUrl.startsWith('https:');
-  await app.register(helmet, { global: true, contentSecurityPolicy: { directives: { upgradeInsecureRequests: servesHttps ? [] : null } } });
-  await app.register(cors, {
-    origin: config.http.corsOrigins.length ? config.http.corsOrigins : false,
-    credentials: true,
-    exposedHeaders: ['X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After', 'Idempotent-Replayed'],
-  });
+  await app.register(securityHeadersPlugin, { servesHttps: config.http.publicUrl.startsWith('https:') });
+  // Without configured origins the API is same-origin only, and CORS costs nothing per request.
+  if (config.http.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.http.corsOrigins,
+      credentials: true,
+      exposedHeaders: ['X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After', 'Idempotent-Replayed'],
+    });
+  }
   await app.register(openApiPlugin, { publicUrl: config.http.publicUrl, version: VERSION });
   await app.register(metricsPlugin, {
     token: config.metricsToken,

@@ -56,6 +56,10 @@ export async function createTestDatabase(config: Config): Promise<{ pglite?: PGl
   await adminQuery(server.toString(), `CREATE DATABASE ${name} TEMPLATE ${template}`);
   const url = Object.assign(new URL(server), { pathname: `/${name}` }).toString();
   const pool = new pg.Pool({ connectionString: url, max: 2 });
+  // DROP DATABASE … WITH (FORCE) terminates connections still closing (57P01); that is the point of it.
+  pool.on('error', (error: Error & { code?: string }) => {
+    if (error.code !== '57P01') throw error;
+  });
   return {
     url,
     admin: { query: async (text, values) => (await pool.query(text, values)).rows },

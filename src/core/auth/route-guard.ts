@@ -47,9 +47,9 @@ export const routeGuardPlugin = fp(async function routeGuard(app: FastifyInstanc
     if (problems.length > 0) throw new Error(`Route access not declared: ${problems.join('; ')}`);
   });
 
-  app.addHook('preHandler', async (request) => {
+  app.addHook('preHandler', (request, _reply, done) => {
     // Unknown routes and wrong methods answer 404/405 to everyone: the route list is public (OpenAPI).
-    if (request.is404 || request.routeOptions.config.public) return;
-    if (!request.actor) throw new AppError('auth.unauthenticated', 'A valid credential is required.', { headers: { 'www-authenticate': 'Bearer' } });
+    if (request.is404 || request.routeOptions.config.public || request.actor) return done();
+    done(new AppError('auth.unauthenticated', 'A valid credential is required.', { headers: { 'www-authenticate': 'Bearer' } }));
   });
 });

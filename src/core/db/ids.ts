@@ -1,7 +1,22 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 let lastMs = 0;
 let sequence = 0;
+
+// Entropy is drawn in blocks: one randomFillSync per 512 ids instead of two per id (ids are minted on
+// every request, for the request id).
+const pool = Buffer.alloc(8 * 512);
+let poolOffset = pool.length;
+
+function randomBlock(size: number): Buffer {
+  if (poolOffset + size > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const block = pool.subarray(poolOffset, poolOffset + size);
+  poolOffset += size;
+  return block;
+}
 
 /**
  * RFC 9562 UUIDv7: 48-bit Unix milliseconds, then a 12-bit sequence (monotonic within a millisecond in
@@ -10,7 +25,7 @@ let sequence = 0;
 export function uuidv7(now: number = Date.now()): string {
   if (now > lastMs) {
     lastMs = now;
-    sequence = randomBytes(2).readUInt16BE() & 0x1ff; // start low so the counter rarely overflows
+    sequence = randomBlock(2).readUInt16BE() & 0x1ff; // start low so the counter rarely overflows
   } else {
     sequence += 1;
     if (sequence > 0xfff) {
@@ -19,7 +34,8 @@ export function uuidv7(now: number = Date.now()): string {
       sequence = 0;
     }
   }
-  const bytes = randomBytes(16);
+  const bytes = Buffer.allocUnsafe(16);
+  randomBlock(8).copy(bytes, 8);
   const ms = lastMs;
   bytes[0] = Math.floor(ms / 2 ** 40) & 0xff;
   bytes[1] = Math.floor(ms / 2 ** 32) & 0xff;

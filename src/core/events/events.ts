@@ -44,10 +44,13 @@ export async function emit<P extends Record<string, unknown>>(tx: Tx, event: New
 
 export const consumerQueue = (consumer: string) => `event.${consumer}`;
 
+const RELAY_BATCH = 100;
+
 export class EventBus {
   private readonly subscriptions = new Map<string, Subscription>();
   private relayTimer: NodeJS.Timeout | undefined;
   private relaying: Promise<number> | undefined;
+  private started = false;
 
   constructor(
     private readonly db: Database,
@@ -73,7 +76,7 @@ export class EventBus {
    * published and enqueueing happen in one transaction: a crash in between publishes nothing twice and
    * loses nothing.
    */
-  relayOnce(batchSize = 100): Promise<number> {
+  relayOnce(batchSize = RELAY_BATCH): Promise<number> {
     // One relay pass at a time per process; other processes are kept apart by SKIP LOCKED.
     this.relaying ??= this.defineConsumerQueues()
       .then(() =>
@@ -118,17 +121,21 @@ export class EventBus {
     for (const subscription of this.subscriptions.values()) await this.jobs.define({ name: consumerQueue(subscription.consumer) });
   }
 
-  /** Runs in workers: creates the consumer queues and processes them; polls the outbox. */
+  /** Runs in workers: processes the consumer queues and polls the outbox. Idempotent. */
   async start(pollMs: number, onError: (error: unknown) => void): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.defineConsumerQueues();
     for (const subscription of this.subscriptions.values()) {
-      const queue = consumerQueue(subscription.consumer);
-      await this.jobs.define({ name: queue });
-      await this.jobs.work<DomainEvent>(queue, (job) => this.deliver(subscription, job.data), { batchSize: 10, pollingIntervalSeconds: 1 });
+      await this.jobs.work<DomainEvent>(consumerQueue(subscription.consumer), (job) => this.deliver(subscription, job.data), {
+        batchSize: 10,
+        pollingIntervalSeconds: 1,
+      });
     }
     const tick = async () => {
       try {
         // Drain: keep going while full batches come back.
-        while ((await this.relayOnce()) === 100);
+        while ((await this.relayOnce(RELAY_BATCH)) === RELAY_BATCH);
       } catch (error) {
         onError(error);
       }

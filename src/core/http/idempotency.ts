@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, HookHandlerDoneFunction, preHandlerHookHandler, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, HookHandlerDoneFunction, onSendHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { executionContext, type ExecutionContext } from '../context.js';
 import type { Database, Tx } from '../db/database.js';
@@ -312,14 +312,7 @@ export const idempotencyPlugin = fp(async function idempotency(app: FastifyInsta
     );
   };
 
-  app.addHook('onRoute', (route) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (!methods.includes('POST') || route.config?.idempotency === false) return;
-    const existing = route.preHandler ? (Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]) : [];
-    route.preHandler = [...existing, claimBeforeHandler as preHandlerHookHandler];
-  });
-
-  app.addHook('onSend', async (request, reply, payload) => {
+  const storeOutcome = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const claim = claims.get(request);
     // Only the request that owns the key stores; replays and the plugin's own 409/422 never do.
     if (!claim || claim.settled) return payload;
@@ -333,6 +326,15 @@ export const idempotencyPlugin = fp(async function idempotency(app: FastifyInsta
     }
     if (!outcome) request.log.warn('streamed response cannot be replayed; Idempotency-Key released');
     return payload;
+  };
+
+  // Hooks go on POST routes only, so other requests pay nothing for idempotency.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.includes('POST') || route.config?.idempotency === false) return;
+    const asList = <T>(hooks: T | T[] | undefined): T[] => (hooks ? (Array.isArray(hooks) ? hooks : [hooks]) : []);
+    route.preHandler = [...asList(route.preHandler), claimBeforeHandler as preHandlerHookHandler];
+    route.onSend = [...asList(route.onSend), storeOutcome as onSendHookHandler];
   });
 });
 

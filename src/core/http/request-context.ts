@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { executionContext } from '../context.js';
 import { uuidv7 } from '../db/ids.js';
@@ -10,6 +10,24 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 export function requestIdFor(request: { headers: Record<string, string | string[] | undefined> }): string {
   const incoming = request.headers['x-request-id'];
   return typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : uuidv7();
+}
+
+/**
+ * One access-log line per request, when it completes, naming method, URL, status and duration (Fastify's
+ * default writes two: one on arrival, one on completion).
+ */
+export class AccessLogController extends LogController {
+  constructor() {
+    super({ requestIdLogLabel: 'requestId' });
+  }
+
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { req: { method: request.method, url: request.url, ip: request.ip }, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else reply.log.info(line, 'request completed');
+  }
 }
 
 /** Who is acting, once authentication has run (the identity issue fills it in). */
@@ -27,8 +45,17 @@ declare module 'fastify' {
 }
 
 /**
- * Echoes the request id on every response, opens the execution context that infrastructure below the
- * services reads (unit of work hooks), and binds tenant and user to the request's log lines.
+ * Records who is acting (authentication calls this once it has verified a credential) and binds tenant
+ * and user to every later log line of the request.
+ */
+export function setActor(request: FastifyRequest, actor: Actor): void {
+  request.actor = actor;
+  request.log = request.log.child({ tenantId: actor.tenantId, userId: actor.userId ?? actor.apiKeyId });
+}
+
+/**
+ * Echoes the request id on every response and opens the execution context that infrastructure below
+ * the services reads (unit of work hooks).
  */
 export const requestContextPlugin = fp(async function requestContext(app: FastifyInstance) {
   app.decorateRequest('actor', undefined);
@@ -36,9 +63,5 @@ export const requestContextPlugin = fp(async function requestContext(app: Fastif
     void reply.header('x-request-id', request.id);
     executionContext.run({ requestId: request.id }, done);
   });
-  app.addHook('preHandler', async (request: FastifyRequest) => {
-    if (request.actor) {
-      request.log = request.log.child({ tenantId: request.actor.tenantId, userId: request.actor.userId ?? request.actor.apiKeyId });
-    }
-  });
+
 });
