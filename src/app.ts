@@ -5,7 +5,7 @@
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { routeGuardPlugin } from './core/auth/route-guard.js';
 import { answerFrameworkError, errorHandlerPlugin } from './core/http/error-handler.js';
@@ -15,6 +15,7 @@ import { openApiPlugin } from './core/http/openapi.js';
 import { rateLimitPlugin } from './core/http/rate-limit.js';
 import { AccessLogController, requestContextPlugin, requestIdFor } from './core/http/request-context.js';
 import { metricsPlugin } from './core/metrics/metrics.js';
+import { createLogger } from './core/logger.js';
 import { openPlatform, type OpenPlatformOptions, type Platform } from './core/platform.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { VERSION } from './version.js';
@@ -23,35 +24,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     platform: Platform;
   }
-}
-
-/** Log redaction: credentials never reach a log line, whatever the log level. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-api-key"]',
-  'req.headers["x-bootstrap-token"]',
-  'res.headers["set-cookie"]',
-  // The same headers when a headers object is logged directly (`{ headers: request.headers }`).
-  '*.authorization',
-  '*.cookie',
-  '*["set-cookie"]',
-  '*["x-api-key"]',
-  '*["x-bootstrap-token"]',
-  '*.password',
-  '*.currentPassword',
-  '*.newPassword',
-  '*.token',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.secret',
-  '*.code',
-  '*.recoveryCode',
-  '*.mfaToken',
-];
-
-export function createLogger(config: Config, destination?: pino.DestinationStream): Logger {
-  return pino({ level: config.log.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
 }
 
 export interface BuildAppOptions extends Partial<Pick<OpenPlatformOptions, 'pglite' | 'migrate'>> {

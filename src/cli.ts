@@ -2,7 +2,7 @@
  * The `atrium` command: serve | worker | migrate | seed | bootstrap | mail. Each has --help.
  */
 import { parseArgs } from 'node:util';
-import { createLogger } from './app.js';
+import { createLogger } from './core/logger.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './core/db/data-dir-lock.js';
 import { openDatabase } from './core/db/open.js';

@@ -3,7 +3,8 @@
  * let in-flight requests and jobs finish (bounded by SHUTDOWN_TIMEOUT_MS), close pools, exit 0.
  */
 import type { Logger } from 'pino';
-import { buildApp, createLogger } from './app.js';
+import { buildApp } from './app.js';
+import { createLogger } from './core/logger.js';
 import type { Config } from './config.js';
 import { openPlatform } from './core/platform.js';
 

@@ -2,8 +2,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Tx } from './db/database.js';
 
 /**
- * Per-request (or per-job) context carried across async calls. It lets infrastructure that sits below
- * the services — the unit of work, the logger — see the request without threading it through every call.
+ * Context carried across async calls, so infrastructure below the services (the unit of work) can act
+ * for the request without threading it through every call. Opened by the idempotency layer around the
+ * handlers it guards; audit.record also takes its default request id from it.
  */
 export interface ExecutionContext {
   requestId: string;

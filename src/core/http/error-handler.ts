@@ -97,7 +97,7 @@ export const errorHandlerPlugin = fp(async function errorHandler(app: FastifyIns
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error);
     if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
-    else if (!(error instanceof AppError)) request.log.info({ code: appError.code, reason: (error as Error).message }, 'request rejected');
+    else if (!(error instanceof AppError)) request.log.info({ problem: appError.code, reason: (error as Error).message }, 'request rejected');
     return sendProblem(request, reply, appError);
   });
 

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, testConfig, type TestApp } from '../../../test/harness.js';
-import { createLogger } from '../../app.js';
+import { createLogger } from '../logger.js';
 import { PROBLEM_CONTENT_TYPE } from './errors.js';
 
 const SECRET = 'postgres://admin:Hunter2-s3cr3t@db.internal:5432/atrium';
