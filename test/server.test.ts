@@ -31,7 +31,7 @@ function runAtrium(args: string[], env: Record<string, string>): RunningProcess 
   ) as Record<string, string>;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin.ts', ...args], {
     cwd: ROOT,
-    env: { ...base, NODE_ENV: 'test', LOG_LEVEL: 'info', HOST: '127.0.0.1', SHUTDOWN_TIMEOUT_MS: '10000', ...env },
+    env: { ...base, NODE_ENV: 'test', LOG_LEVEL: 'debug', HOST: '127.0.0.1', SHUTDOWN_TIMEOUT_MS: '10000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -13,14 +13,17 @@ export function requestIdFor(request: { headers: Record<string, string | string[
 
 /**
  * One access-log line per request, when it completes, naming method, URL, status and duration (Fastify's
- * default writes two: one on arrival, one on completion).
+ * default writes two at info: one on arrival, one on completion).
  */
 export class AccessLogController extends LogController {
   constructor() {
     super({ requestIdLogLabel: 'requestId' });
   }
 
-  override incomingRequest(): void {}
+  /** Arrival lines only at debug level (a no-op otherwise), for following a request that hangs. */
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: { method: request.method, url: request.url, ip: request.ip } }, 'incoming request');
+  }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const line = { req: { method: request.method, url: request.url, ip: request.ip }, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime };
