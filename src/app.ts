@@ -18,6 +18,7 @@ import { metricsPlugin } from './core/metrics/metrics.js';
 import { createLogger } from './core/logger.js';
 import { openPlatform, type OpenPlatformOptions, type Platform } from './core/platform.js';
 import { healthRoutes } from './modules/health/health.routes.js';
+import { identityModule } from './modules/identity/index.js';
 import { VERSION } from './version.js';
 
 declare module 'fastify' {
@@ -39,7 +40,6 @@ export interface BuildAppOptions extends Partial<Pick<OpenPlatformOptions, 'pgli
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const logger = options.logger ?? createLogger(config);
   const platform = options.platform ?? (await openPlatform(config, { logger, pglite: options.pglite, migrate: options.migrate }));
-
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: requestIdFor,
@@ -56,7 +56,18 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   app.decorate('platform', platform);
   if (!options.platform) app.addHook('onClose', () => platform.close());
 
-  // Core plugins: context and errors first so everything after them is covered.
+  try {
+    await registerPlugins(app, config, platform, options);
+  } catch (error) {
+    // A plugin that fails to start (e.g. a wrong key encryption key) must not leave the platform open.
+    if (!options.platform) await platform.close();
+    throw error;
+  }
+  return app;
+}
+
+/** Core plugins first so everything after them is covered, then the explicit module list. */
+async function registerPlugins(app: FastifyInstance, config: Config, platform: Platform, options: BuildAppOptions): Promise<void> {
   await app.register(requestContextPlugin);
   await app.register(errorHandlerPlugin);
   await app.register(routeGuardPlugin);
@@ -89,6 +100,6 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       ...(platform.redis ? { redis: async () => void (await platform.redis!.ping()) } : {}),
     },
   });
+  await app.register(identityModule, { config });
 
-  return app;
 }

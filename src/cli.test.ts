@@ -23,6 +23,8 @@ async function run(argv: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 /** The CLI reads process.env (through loadConfig); each test sets what it needs and gets the rest back. */
+/** Production refuses to start without a key encryption key of its own. */
+const PRODUCTION_KEY = 'a-production-key-encryption-secret-for-tests';
 const savedEnv = { ...process.env };
 function setEnv(values: Record<string, string | undefined>): void {
   for (const [name, value] of Object.entries(values)) {
@@ -91,7 +93,7 @@ describe('help and usage', () => {
   it('refuses to seed in production without --force, before touching any database', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-cli-'));
     try {
-      setEnv({ NODE_ENV: 'production', DATA_DIR: dataDir, DATABASE_URL: undefined });
+      setEnv({ NODE_ENV: 'production', AUTH_KEY_ENCRYPTION_KEY: PRODUCTION_KEY, DATA_DIR: dataDir, DATABASE_URL: undefined });
       const result = await run(['seed']);
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('Refusing to seed demo data in production; pass --force');
@@ -152,7 +154,7 @@ describe('migrate and seed', () => {
   });
 
   it('seed in production proceeds with --force', { timeout: 120_000 }, async () => {
-    setEnv({ ...env(), NODE_ENV: 'production' });
+    setEnv({ ...env(), NODE_ENV: 'production', AUTH_KEY_ENCRYPTION_KEY: PRODUCTION_KEY });
     const result = await run(['seed', '--force']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Demo data already present');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ENV_EXAMPLE_PATH, renderEnvExample } from '../scripts/generate-env-example.js';
-import { ConfigError, configVariables, loadConfig } from './config.js';
+import { ConfigError, configVariables, DEV_KEY_ENCRYPTION_KEY, loadConfig } from './config.js';
 
 /** The problems a ConfigError reports for `env`, or fails the test when loading succeeds. */
 function problemsOf(env: Record<string, string>): string[] {
@@ -60,8 +60,11 @@ describe('loadConfig defaults', () => {
       CORS_ORIGINS: ' https://a.example.com , https://b.example.com,,',
       DATABASE_URL: 'postgresql://owner@db:5432/atrium',
       DATA_DIR: 'relative/dir',
+      AUTH_KEY_ENCRYPTION_KEY: 'a-production-secret-of-at-least-32-characters',
     });
     expect(config.isProduction).toBe(true);
+    expect(config.auth.keyEncryptionKey).toBe('a-production-secret-of-at-least-32-characters');
+    expect(config.auth.issuer).toBe('https://api.example.com');
     expect(config.http.port).toBe(8080);
     expect(config.http.publicUrl).toBe('https://api.example.com');
     expect(config.http.corsOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);
@@ -112,6 +115,46 @@ describe('loadConfig refuses invalid values, naming the variable', () => {
     expect(error.problems.map((problem) => problem.split(' ')[0])).toEqual(['PORT', 'PUBLIC_URL', 'LOG_LEVEL', 'DB_APP_ROLE', 'DATABASE_APP_URL']);
     // The message a person reads lists each problem on its own line.
     for (const problem of error.problems) expect(error.message).toContain(`\n  - ${problem}`);
+  });
+});
+
+describe('auth settings', () => {
+  it('defaults the issuer to PUBLIC_URL, the audience to atrium and access tokens to 15 minutes', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://id.example.com/' }).auth).toMatchObject({ issuer: 'https://id.example.com', audience: 'atrium', accessTokenTtlSeconds: 900 });
+    expect(loadConfig({ AUTH_ISSUER: 'urn:atrium', AUTH_AUDIENCE: 'pos' }).auth).toMatchObject({ issuer: 'urn:atrium', audience: 'pos' });
+  });
+
+  it('uses the development key outside production only', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).auth.keyEncryptionKey).toBe(DEV_KEY_ENCRYPTION_KEY);
+    for (const value of [undefined, '', DEV_KEY_ENCRYPTION_KEY]) {
+      expect(() => loadConfig({ NODE_ENV: 'production', AUTH_KEY_ENCRYPTION_KEY: value })).toThrow(/AUTH_KEY_ENCRYPTION_KEY is required in production/);
+    }
+  });
+
+  it('refuses a key encryption key shorter than 32 characters', () => {
+    expect(() => loadConfig({ AUTH_KEY_ENCRYPTION_KEY: 'short' })).toThrow(/AUTH_KEY_ENCRYPTION_KEY must be at least 32 characters/);
+  });
+
+  it('sizes password hashing from config', () => {
+    expect(loadConfig({}).auth.passwordHash).toEqual({ concurrency: 2, queue: 64 });
+    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '3', PASSWORD_HASH_QUEUE: '0' }).auth.passwordHash).toEqual({ concurrency: 3, queue: 0 });
+  });
+});
+
+describe('errors never repeat a credential', () => {
+  it('describes a bad secret by its length, and masks passwords inside URLs', () => {
+    const error = (() => {
+      try {
+        loadConfig({ AUTH_KEY_ENCRYPTION_KEY: 'hunter2-short', DATABASE_URL: 'mysql://admin:s3cr3t-pw@db/x' });
+      } catch (caught) {
+        return caught as Error;
+      }
+      throw new Error('expected a ConfigError');
+    })();
+    expect(error.message).toContain('AUTH_KEY_ENCRYPTION_KEY must be at least 32 characters (got a value of 13 characters)');
+    expect(error.message).toContain('DATABASE_URL must use postgres: or postgresql:');
+    expect(error.message).toContain('admin:***@db');
+    expect(error.message).not.toMatch(/hunter2|s3cr3t/);
   });
 });
 

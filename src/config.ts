@@ -19,6 +19,23 @@ interface VariableSpec<T> {
   parse: Parser<T>;
   /** Raw default; `undefined` means the variable is optional and absent. */
   default?: string;
+  /** A credential: an error about it never repeats its value. */
+  sensitive?: boolean;
+}
+
+/** How a bad value is quoted in an error: credentials (and passwords inside URLs) are never echoed. */
+function quote(raw: string, sensitive: boolean | undefined): string {
+  if (sensitive) return `a value of ${raw.length} characters`;
+  try {
+    const url = new URL(raw);
+    if (url.password) {
+      url.password = '***';
+      return `"${url.toString()}"`;
+    }
+  } catch {
+    // Not a URL: quoted as is.
+  }
+  return `"${raw}"`;
 }
 
 const string: Parser<string> = (raw) => raw;
@@ -64,6 +81,19 @@ const list: Parser<string[]> = (raw) =>
     .split(',')
     .map((item) => item.trim())
     .filter(Boolean);
+
+const secret =
+  (minLength: number): Parser<string> =>
+  (raw) => {
+    if (raw.length < minLength) throw new Error(`must be at least ${minLength} characters`);
+    return raw;
+  };
+
+/**
+ * Used for AUTH_KEY_ENCRYPTION_KEY outside production when it is unset. Public (it is in the source), so
+ * it protects nothing; production refuses both its absence and this value.
+ */
+export const DEV_KEY_ENCRYPTION_KEY = 'atrium-dev-only-key-encryption-key-do-not-use-in-production';
 
 const roleName: Parser<string> = (raw) => {
   // Role names are interpolated into DDL (GRANT, SET ROLE), so only plain identifiers are accepted.
@@ -134,7 +164,7 @@ const variables = {
     parse: roleName,
     default: 'atrium_app',
   },
-  DB_APP_PASSWORD: { description: 'Password set on DB_APP_ROLE by migrations and used by the runtime connection.', parse: string },
+  DB_APP_PASSWORD: { description: 'Password set on DB_APP_ROLE by migrations and used by the runtime connection.', sensitive: true, parse: string },
   MIGRATE_ON_START: { description: 'Apply pending migrations when `atrium serve` starts.', parse: boolean, default: 'true' },
   REDIS_URL: {
     description: 'Redis URL for shared rate-limit counters and caches. Unset: in-process memory.',
@@ -152,11 +182,31 @@ const variables = {
   },
   CORS_ORIGINS: { description: 'Comma-separated list of browser origins allowed by CORS (empty: none).', parse: list, default: '' },
   BODY_LIMIT_BYTES: { description: 'Largest accepted request body, in bytes.', parse: integer(1024, 1024 * 1024 * 1024), default: '1048576' },
-  METRICS_TOKEN: { description: 'When set, GET /metrics requires `Authorization: Bearer <token>`.', parse: string },
+  METRICS_TOKEN: { description: 'When set, GET /metrics requires `Authorization: Bearer <token>`.', sensitive: true, parse: string },
   RUN_WORKER: { description: 'Run the job worker (pg-boss, outbox relay) inside `atrium serve`.', parse: boolean, default: 'true' },
   SHUTDOWN_TIMEOUT_MS: { description: 'How long graceful shutdown waits for in-flight work before exiting.', parse: integer(0, 600000), default: '10000' },
   IDEMPOTENCY_TTL_HOURS: { description: 'How long Idempotency-Key outcomes are kept and replayed.', parse: integer(1, 24 * 30), default: '24' },
   OUTBOX_POLL_MS: { description: 'How often the outbox relay looks for unpublished domain events.', parse: integer(10, 600000), default: '1000' },
+  AUTH_KEY_ENCRYPTION_KEY: {
+    description:
+      'Encrypts the token signing keys stored in the database (AES-256-GCM): 32 bytes as 64 hex digits or base64, or any secret of at least 32 characters (HKDF-SHA256 derives the key). Required in production. Unset in development/test: a fixed, publicly known dev-only key is used, which protects nothing.',
+    sensitive: true,
+    parse: secret(32),
+  },
+  AUTH_ISSUER: { description: 'The `iss` of access tokens, checked on verification. Default: PUBLIC_URL.', parse: string },
+  AUTH_AUDIENCE: { description: 'The `aud` of access tokens, checked on verification.', parse: string, default: 'atrium' },
+  ACCESS_TOKEN_TTL_SECONDS: { description: 'Lifetime of access tokens (JWT), in seconds.', parse: integer(60, 24 * 3600), default: '900' },
+  PASSWORD_HASH_CONCURRENCY: {
+    description:
+      'Password hashes/verifications (argon2id, ~19 MiB and tens of ms each) run at once per process, on the libuv thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise). Keep it below the pool size so file and DNS work is not starved.',
+    parse: integer(1, 64),
+    default: '2',
+  },
+  PASSWORD_HASH_QUEUE: {
+    description: 'Password hashes/verifications allowed to wait for a slot; beyond that, sign-ins and password changes answer 503 with Retry-After instead of queueing forever.',
+    parse: integer(0, 100000),
+    default: '64',
+  },
 } satisfies Record<string, VariableSpec<unknown>>;
 
 type Variables = typeof variables;
@@ -198,6 +248,15 @@ export interface Config {
   metricsToken?: string;
   worker: { inProcess: boolean; outboxPollMs: number };
   idempotencyTtlHours: number;
+  auth: {
+    /** Secret that encrypts signing keys at rest (see AUTH_KEY_ENCRYPTION_KEY). */
+    keyEncryptionKey: string;
+    issuer: string;
+    audience: string;
+    accessTokenTtlSeconds: number;
+    /** Bounds on concurrent argon2 work: `concurrency` running, at most `queue` waiting (then 503). */
+    passwordHash: { concurrency: number; queue: number };
+  };
 }
 
 /**
@@ -213,7 +272,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     try {
       return spec.parse(raw) as ValueOf<K>;
     } catch (error) {
-      problems.push(`${name} ${(error as Error).message} (got "${raw}")`);
+      problems.push(`${name} ${(error as Error).message} (got ${quote(raw, spec.sensitive)})`);
       return undefined as ValueOf<K>;
     }
   };
@@ -248,6 +307,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: read('METRICS_TOKEN'),
     worker: { inProcess: read('RUN_WORKER'), outboxPollMs: read('OUTBOX_POLL_MS') },
     idempotencyTtlHours: read('IDEMPOTENCY_TTL_HOURS'),
+    auth: {
+      keyEncryptionKey: read('AUTH_KEY_ENCRYPTION_KEY') ?? DEV_KEY_ENCRYPTION_KEY,
+      // Filled from PUBLIC_URL below when unset (reading PUBLIC_URL twice would report it twice).
+      issuer: read('AUTH_ISSUER') ?? '',
+      audience: read('AUTH_AUDIENCE'),
+      accessTokenTtlSeconds: read('ACCESS_TOKEN_TTL_SECONDS'),
+      passwordHash: { concurrency: read('PASSWORD_HASH_CONCURRENCY'), queue: read('PASSWORD_HASH_QUEUE') },
+    },
   };
 
   if (config.database.ownerRole === config.database.appRole) {
@@ -255,6 +322,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (config.database.appUrl && !config.database.url) {
     problems.push('DATABASE_APP_URL needs DATABASE_URL (the owner connection that runs migrations)');
+  }
+  config.auth.issuer ||= config.http.publicUrl;
+  if (config.isProduction && config.auth.keyEncryptionKey === DEV_KEY_ENCRYPTION_KEY) {
+    problems.push('AUTH_KEY_ENCRYPTION_KEY is required in production (and must not be the development key)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -10,6 +10,7 @@ export const errorCatalog = {
   'request.malformed_json': { status: 400, title: 'Malformed JSON body' },
   'request.invalid_header': { status: 400, title: 'Invalid header' },
   'request.invalid_url': { status: 400, title: 'Invalid URL' },
+  'auth.weak_password': { status: 400, title: 'Password not acceptable' },
   'auth.unauthenticated': { status: 401, title: 'Authentication required' },
   'auth.forbidden': { status: 403, title: 'Forbidden' },
   'resource.not_found': { status: 404, title: 'Not found' },

@@ -27,6 +27,7 @@ export const openApiPlugin = fp(async function openApi(app: FastifyInstance, opt
       tags: [
         { name: 'health', description: 'Liveness and readiness probes.' },
         { name: 'system', description: 'Metrics and API description.' },
+        { name: 'auth', description: 'Sign-in, tokens and the keys that verify them.' },
       ],
       components: {
         securitySchemes: {
