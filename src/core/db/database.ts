@@ -76,6 +76,11 @@ function lastRows(result: Rows | Rows[]): Rows {
   return { rows: last?.rows ?? [] };
 }
 
+/** Raw SQL through a `pg` client or pool (multi-statement text allowed when there are no values). */
+export function pgExecutor(client: Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>): SqlExecutor {
+  return { executeSql: async (text, values) => lastRows((await client.query(text, values as unknown[])) as Rows | Rows[]) };
+}
+
 /** PGlite runs parameterised text with `query` and multi-statement text with `exec`. */
 export function pgliteExecutor(client: Pick<PGlite, 'query' | 'exec'>): SqlExecutor {
   return {
@@ -123,9 +128,7 @@ export function createPostgresDatabase(options: { connectionString: string; pool
       let result: T;
       let commit: pg.QueryResult;
       try {
-        result = await fn(tx, {
-          executeSql: async (text, values) => lastRows(await client.query(text, values as unknown[])),
-        });
+        result = await fn(tx, pgExecutor(client));
         await runBeforeCommit(tx);
         commit = await client.query('COMMIT');
       } catch (error) {
@@ -147,9 +150,7 @@ export function createPostgresDatabase(options: { connectionString: string; pool
     kind: 'postgres',
     transaction,
     withTenant: (tenantId, fn) => transaction({ tenantId }, fn),
-    executor: {
-      executeSql: async (text, values) => lastRows(await pool.query(text, values as unknown[])),
-    },
+    executor: pgExecutor(pool),
     ping: async () => {
       await pool.query('SELECT 1');
     },

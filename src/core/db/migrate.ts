@@ -12,7 +12,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as runPgliteMigrations } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { pgliteExecutor } from './database.js';
+import { pgExecutor, pgliteExecutor } from './database.js';
 import { ensureRolesSql, grantAppSql, JOB_SCHEMA, type RoleNames } from './roles.js';
 
 export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../migrations');
@@ -62,11 +62,7 @@ export async function migratePostgres(connectionString: string, roles: RoleNames
         exec: async (sql) => {
           await client.query(sql);
         },
-        executeSql: async (text, values) => {
-          const result = await client.query(text, values as unknown[]);
-          const last = Array.isArray(result) ? result[result.length - 1] : result;
-          return { rows: last?.rows ?? [] };
-        },
+        executeSql: pgExecutor(client).executeSql,
         runDrizzleMigrations: () => runPgMigrations(drizzlePg(client), { migrationsFolder: MIGRATIONS_FOLDER }),
       },
       roles,

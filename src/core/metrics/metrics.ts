@@ -1,8 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { Type } from 'typebox';
+import { constantTimeEqual } from '../auth/constant-time.js';
 import { AppError } from '../http/errors.js';
 import { problemResponse } from '../http/schemas.js';
 
@@ -12,9 +12,7 @@ export interface MetricsSources {
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
-  const expected = Buffer.from(`Bearer ${token}`);
-  const given = Buffer.from(header ?? '');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return constantTimeEqual(header ?? '', `Bearer ${token}`);
 }
 
 /**

@@ -6,7 +6,8 @@
  * 31^12 ≈ 2^59.4 per code. (Ten characters of this alphabet would give only 2^49.5, short of the 50-bit
  * floor, so the codes are twelve characters long.)
  */
-import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
+import { constantTimeEqual } from '../../core/auth/constant-time.js';
 
 /** Digits 2-9 and A-Z without I, L, O: nothing that reads as another symbol. */
 export const RECOVERY_CODE_ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
@@ -53,8 +54,7 @@ export function findRecoveryCode(hashes: readonly string[], input: string): numb
   let found = -1;
   for (let i = 0; i < hashes.length; i++) {
     const stored = Buffer.from(hashes[i] ?? '', 'hex');
-    const equal = stored.length === given.length && timingSafeEqual(stored, given);
-    if (equal && found === -1) found = i;
+    if (constantTimeEqual(stored, given) && found === -1) found = i;
   }
   return found;
 }

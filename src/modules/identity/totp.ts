@@ -14,7 +14,7 @@
  * the RFC 4226 dynamic truncation) and compared with `timingSafeEqual` on equal-length buffers, with no
  * early exit.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { constantTimeEqual } from '../../core/auth/constant-time.js';
 import { HOTP, Secret, TOTP } from 'otpauth';
 
 export const TOTP_ALGORITHM = 'SHA1';
@@ -99,8 +99,7 @@ export function verifyTotp({ secret, code, lastUsedStep, now = new Date() }: Ver
       HOTP.generate({ secret: key, algorithm: TOTP_ALGORITHM, digits: TOTP_DIGITS, counter: step }),
       'ascii',
     );
-    const equal = expected.length === given.length && timingSafeEqual(expected, given);
-    if (equal && step > floor) matched = step;
+    if (constantTimeEqual(expected, given) && step > floor) matched = step;
   }
   return matched === null ? { ok: false } : { ok: true, step: matched };
 }
