@@ -207,6 +207,32 @@ const variables = {
     parse: integer(0, 100000),
     default: '64',
   },
+  REFRESH_TOKEN_TTL_SECONDS: {
+    description: 'Sliding session lifetime: a session not refreshed for this long ends (each refresh extends it, up to SESSION_MAX_AGE_SECONDS).',
+    parse: integer(300, 365 * 24 * 3600),
+    default: '1209600',
+  },
+  SESSION_MAX_AGE_SECONDS: {
+    description: 'Absolute session lifetime from sign-in, however often it is refreshed; then the person signs in again.',
+    parse: integer(300, 365 * 24 * 3600),
+    default: '2592000',
+  },
+  AUTH_REQUIRE_VERIFIED_EMAIL: { description: 'Refuse sign-in (`auth.email_not_verified`) until the address is verified.', parse: boolean, default: 'false' },
+  AUTH_MAX_FAILED_ATTEMPTS: {
+    description: 'Failed secret checks (password, MFA code, recovery code) allowed per account per hour before a temporary lock (429); at most 100 (ASVS).',
+    parse: integer(3, 100),
+    default: '20',
+  },
+  AUTH_MAX_FAILED_ATTEMPTS_PER_IP: {
+    description: 'Failed secret checks allowed per client address per hour, across accounts, before that address is locked out (429).',
+    parse: integer(3, 100000),
+    default: '200',
+  },
+  BOOTSTRAP_TOKEN: {
+    description: 'When set, POST /api/v1/auth/bootstrap requires it in the `X-Bootstrap-Token` header (protects a fresh deployment until its first administrator exists).',
+    sensitive: true,
+    parse: secret(16),
+  },
 } satisfies Record<string, VariableSpec<unknown>>;
 
 type Variables = typeof variables;
@@ -256,6 +282,13 @@ export interface Config {
     accessTokenTtlSeconds: number;
     /** Bounds on concurrent argon2 work: `concurrency` running, at most `queue` waiting (then 503). */
     passwordHash: { concurrency: number; queue: number };
+    /** Sliding (refresh) and absolute session lifetimes, in seconds. */
+    refreshTokenTtlSeconds: number;
+    sessionMaxAgeSeconds: number;
+    requireVerifiedEmail: boolean;
+    /** Failed secret checks per hour before a temporary lock: per account, per client address. */
+    maxFailedAttempts: { perAccount: number; perIp: number };
+    bootstrapToken?: string;
   };
 }
 
@@ -314,6 +347,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       audience: read('AUTH_AUDIENCE'),
       accessTokenTtlSeconds: read('ACCESS_TOKEN_TTL_SECONDS'),
       passwordHash: { concurrency: read('PASSWORD_HASH_CONCURRENCY'), queue: read('PASSWORD_HASH_QUEUE') },
+      refreshTokenTtlSeconds: read('REFRESH_TOKEN_TTL_SECONDS'),
+      sessionMaxAgeSeconds: read('SESSION_MAX_AGE_SECONDS'),
+      requireVerifiedEmail: read('AUTH_REQUIRE_VERIFIED_EMAIL'),
+      maxFailedAttempts: { perAccount: read('AUTH_MAX_FAILED_ATTEMPTS'), perIp: read('AUTH_MAX_FAILED_ATTEMPTS_PER_IP') },
+      bootstrapToken: read('BOOTSTRAP_TOKEN'),
     },
   };
 

@@ -27,7 +27,8 @@ export const openApiPlugin = fp(async function openApi(app: FastifyInstance, opt
       tags: [
         { name: 'health', description: 'Liveness and readiness probes.' },
         { name: 'system', description: 'Metrics and API description.' },
-        { name: 'auth', description: 'Sign-in, tokens and the keys that verify them.' },
+        { name: 'auth', description: 'Sign-up, sign-in, sessions, tokens, MFA and the email flows; the keys that verify tokens.' },
+        { name: 'users', description: 'People: the signed-in person and the members of a tenant.' },
       ],
       components: {
         securitySchemes: {

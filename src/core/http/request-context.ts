@@ -32,12 +32,23 @@ export class AccessLogController extends LogController {
   }
 }
 
-/** Who is acting, once authentication has run (the identity issue fills it in). */
+/** Who is acting, once authentication has run. */
 export interface Actor {
   kind: 'user' | 'api_key' | 'system';
   userId?: string;
   apiKeyId?: string;
+  /** The tenant the credential acts in; set only while the membership and the tenant are active. */
   tenantId?: string;
+  /** A user's session (the `sid` of the access token) and the token's id. */
+  sessionId?: string;
+  tokenId?: string;
+  /** The role of the user's membership in `tenantId` (until the authorization issue's role catalog). */
+  role?: 'owner' | 'admin' | 'member';
+  platformRole?: 'platform_admin' | 'platform_operator';
+  /** Whether the session's sign-in presented a second factor. */
+  mfaVerified?: boolean;
+  /** Why a tenant named by the credential is not usable: a tenant-scoped route answers 403 for it. */
+  tenantAccessRevoked?: 'membership_inactive' | 'tenant_suspended' | 'tenant_closed';
 }
 
 declare module 'fastify' {

@@ -4,7 +4,7 @@
  * `tenant_isolation`.
  */
 import { sql } from 'drizzle-orm';
-import { check, foreignKey, index, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, foreignKey, index, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, tenantIdColumn, updatedAt } from '../db/columns.js';
 import { RESERVED_SLUGS } from './slug.js';
 
@@ -32,6 +32,12 @@ export const tenants = pgTable(
 
 export const userStatuses = ['active', 'disabled'] as const;
 
+/** Platform-wide roles, separate from tenant roles; the bootstrap user is the first `platform_admin`. */
+export const platformRoles = ['platform_admin', 'platform_operator'] as const;
+export type PlatformRole = (typeof platformRoles)[number];
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
 /** Global identity: one person, many memberships. No tenant_id (DESIGN §5). */
 export const users = pgTable(
   'users',
@@ -40,6 +46,18 @@ export const users = pgTable(
     email: text('email').notNull(),
     name: text('name').notNull(),
     status: text('status', { enum: userStatuses }).notNull().default('active'),
+    /** argon2id PHC string; null for a person who has never set a password. */
+    passwordHash: text('password_hash'),
+    passwordChangedAt: timestamptz('password_changed_at'),
+    emailVerifiedAt: timestamptz('email_verified_at'),
+    /** TOTP secret, encrypted at rest (AES-256-GCM, the user id as associated data). Set at setup, live once enabled. */
+    totpSecret: text('totp_secret'),
+    totpEnabledAt: timestamptz('totp_enabled_at'),
+    /** The last accepted TOTP time step: a code is never accepted twice. */
+    totpLastStep: bigint('totp_last_step', { mode: 'number' }),
+    /** The tenant the person last acted in (a reference from a global table, so not named tenant_id). */
+    lastTenantId: uuid('last_tenant_id').references(() => tenants.id, { onDelete: 'set null' }),
+    platformRole: text('platform_role', { enum: platformRoles }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -47,10 +65,17 @@ export const users = pgTable(
     // Case-insensitive uniqueness: "Ann@x.io" and "ann@x.io" are one person.
     uniqueIndex('users_email_key').on(sql`lower(${t.email})`),
     check('users_status_check', sql`${t.status} in ('active', 'disabled')`),
+    check('users_platform_role_check', sql`${t.platformRole} in ('platform_admin', 'platform_operator')`),
+    // Finding whether a platform administrator exists (bootstrap) must not scan every user.
+    index('users_platform_role_idx').on(t.platformRole).where(sql`${t.platformRole} is not null`),
   ],
 );
 
 export const membershipStatuses = ['active', 'deactivated'] as const;
+
+/** Until the authorization issue brings the role catalog, a membership's role is one of these. */
+export const membershipRoles = ['owner', 'admin', 'member'] as const;
+export type MembershipRole = (typeof membershipRoles)[number];
 
 export const memberships = pgTable(
   'memberships',
@@ -58,14 +83,18 @@ export const memberships = pgTable(
     tenantId: tenantIdColumn(),
     userId: uuid('user_id').notNull(),
     status: text('status', { enum: membershipStatuses }).notNull().default('active'),
+    role: text('role', { enum: membershipRoles }).notNull().default('member'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     primaryKey({ name: 'memberships_pkey', columns: [t.tenantId, t.userId] }),
+    // A person's memberships across tenants (sign-in, tenant switcher) without scanning every tenant.
+    index('memberships_user_idx').on(t.userId, t.tenantId),
     foreignKey({ name: 'memberships_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
     foreignKey({ name: 'memberships_user_fk', columns: [t.userId], foreignColumns: [users.id] }).onDelete('cascade'),
     index('memberships_tenant_status_idx').on(t.tenantId, t.status),
     check('memberships_status_check', sql`${t.status} in ('active', 'deactivated')`),
+    check('memberships_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
   ],
 );

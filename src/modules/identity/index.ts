@@ -1,29 +1,67 @@
 /**
- * The identity module's public face. So far: the signing key ring, access tokens and the JWKS route;
- * sign-up, sign-in, sessions and MFA build on these.
+ * The identity module's public face: sign-up, sign-in, sessions and tokens, MFA, the email flows, the
+ * first platform administrator, and the authentication hook that turns a bearer token into
+ * `request.actor` for every other module.
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
+import { accountRoutes } from './account.routes.js';
+import { createAttemptGuard } from './attempts.js';
+import { identitySchemas } from './auth.schemas.js';
+import { authenticatePlugin } from './authenticate.js';
+import { bootstrapRoutes } from './bootstrap.routes.js';
+import type { IdentityDeps } from './deps.js';
 import { jwksRoutes } from './jwks.routes.js';
-import { createKeyRing, type KeyRing } from './signing-keys.js';
+import { loginRoutes } from './login.routes.js';
+import { mfaRoutes } from './mfa.routes.js';
+import { createPasswordHasher } from './passwords.js';
+import { sessionRoutes } from './session.routes.js';
+import { createKeyRing, deriveKeyEncryptionKey, type KeyRing } from './signing-keys.js';
 import { createAccessTokens, type AccessTokens } from './tokens.js';
+import { usersRoutes } from './users.routes.js';
 
 export type { KeyRing } from './signing-keys.js';
 export type { AccessTokens } from './tokens.js';
+export type { IdentityDeps } from './deps.js';
+export { SELF } from './authenticate.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     keyRing: KeyRing;
     accessTokens: AccessTokens;
+    identity: IdentityDeps;
   }
 }
 
-/** Loads (or, on first start, creates) the signing key, then serves the JWKS. */
+export const AUTH_PREFIX = '/api/v1/auth';
+
+/** Loads (or, on first start, creates) the signing key, authenticates every request, serves the routes. */
 export const identityModule = fp(async function identity(app: FastifyInstance, options: { config: Config }) {
-  const { auth } = options.config;
+  const { config } = options;
+  const { auth } = config;
   const keyRing = await createKeyRing({ db: app.platform.db, encryptionKey: auth.keyEncryptionKey });
+  const accessTokens = createAccessTokens({ keyRing, issuer: auth.issuer, audience: auth.audience, ttlSeconds: auth.accessTokenTtlSeconds });
+  const deps: IdentityDeps = {
+    config,
+    platform: app.platform,
+    accessTokens,
+    passwords: createPasswordHasher({ maxConcurrent: auth.passwordHash.concurrency, maxQueued: auth.passwordHash.queue }),
+    attempts: createAttemptGuard({ counters: app.platform.counters, perAccount: auth.maxFailedAttempts.perAccount, perIp: auth.maxFailedAttempts.perIp }),
+    lifetimes: { refreshTokenTtlSeconds: auth.refreshTokenTtlSeconds, sessionMaxAgeSeconds: auth.sessionMaxAgeSeconds },
+    secretKey: deriveKeyEncryptionKey(auth.keyEncryptionKey),
+  };
   app.decorate('keyRing', keyRing);
-  app.decorate('accessTokens', createAccessTokens({ keyRing, issuer: auth.issuer, audience: auth.audience, ttlSeconds: auth.accessTokenTtlSeconds }));
+  app.decorate('accessTokens', accessTokens);
+  app.decorate('identity', deps);
+  for (const schema of identitySchemas) app.addSchema(schema);
+
+  await app.register(authenticatePlugin, { accessTokens });
   await app.register(jwksRoutes, { keyRing });
+  await app.register(loginRoutes, { prefix: AUTH_PREFIX, deps });
+  await app.register(sessionRoutes, { prefix: AUTH_PREFIX, deps });
+  await app.register(accountRoutes, { prefix: AUTH_PREFIX, deps });
+  await app.register(mfaRoutes, { prefix: AUTH_PREFIX, deps });
+  await app.register(bootstrapRoutes, { prefix: AUTH_PREFIX, deps });
+  await app.register(usersRoutes, { prefix: '/api/v1/users', deps });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../../test/harness.js';
-import { createKeyRing, decryptPrivateKey, deriveKeyEncryptionKey, encryptPrivateKey } from './signing-keys.js';
+import { createKeyRing, decryptAtRest, deriveKeyEncryptionKey, encryptAtRest } from './signing-keys.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -58,13 +58,13 @@ describe('key ring', () => {
     expect(decoded.includes(pkcs8)).toBe(false);
     expect(JSON.stringify(row!.public_jwk)).not.toContain(d);
     // It does decrypt with the configured key, to this very key.
-    expect(decryptPrivateKey(deriveKeyEncryptionKey(t.config.auth.keyEncryptionKey), kid, stored)).toContain('BEGIN PRIVATE KEY');
+    expect(decryptAtRest(deriveKeyEncryptionKey(t.config.auth.keyEncryptionKey), kid, stored)).toContain('BEGIN PRIVATE KEY');
   });
 
   it('refuses to start with the wrong key encryption key', async () => {
     const { kid } = (await ring()).activeKey();
     const [row] = (await storedKeys()).filter((key) => key.id === kid);
-    expect(() => decryptPrivateKey(deriveKeyEncryptionKey(randomBytes(32).toString('hex')), kid, row!.private_key_encrypted)).toThrow();
+    expect(() => decryptAtRest(deriveKeyEncryptionKey(randomBytes(32).toString('hex')), kid, row!.private_key_encrypted)).toThrow();
     await expect(ring('another-secret-that-is-long-enough-to-be-accepted')).rejects.toThrow(/AUTH_KEY_ENCRYPTION_KEY cannot decrypt the active signing key/);
   });
 
@@ -99,13 +99,13 @@ describe('key encryption', () => {
 
   it('binds the ciphertext to its kid and detects tampering', () => {
     const key = randomBytes(32);
-    const stored = encryptPrivateKey(key, 'kid-a', 'secret pem');
-    expect(decryptPrivateKey(key, 'kid-a', stored)).toBe('secret pem');
-    expect(() => decryptPrivateKey(key, 'kid-b', stored)).toThrow();
+    const stored = encryptAtRest(key, 'kid-a', 'secret pem');
+    expect(decryptAtRest(key, 'kid-a', stored)).toBe('secret pem');
+    expect(() => decryptAtRest(key, 'kid-b', stored)).toThrow();
     const bytes = Buffer.from(stored, 'base64');
     bytes[bytes.length - 1]! ^= 1;
-    expect(() => decryptPrivateKey(key, 'kid-a', bytes.toString('base64'))).toThrow();
+    expect(() => decryptAtRest(key, 'kid-a', bytes.toString('base64'))).toThrow();
     // A fresh IV each time: the same plaintext never encrypts to the same value.
-    expect(encryptPrivateKey(key, 'kid-a', 'secret pem')).not.toBe(stored);
+    expect(encryptAtRest(key, 'kid-a', 'secret pem')).not.toBe(stored);
   });
 });

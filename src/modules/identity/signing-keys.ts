@@ -57,20 +57,24 @@ export function deriveKeyEncryptionKey(secret: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, HKDF_SALT, HKDF_INFO, 32));
 }
 
-export function encryptPrivateKey(key: Buffer, kid: string, plaintext: string): string {
+/**
+ * AES-256-GCM under the key encryption key; `associatedData` (the row's id: a signing key's kid, a user's
+ * id for a TOTP secret) binds the ciphertext to its row, so it cannot be copied onto another.
+ */
+export function encryptAtRest(key: Buffer, associatedData: string, plaintext: string): string {
   const nonce = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  cipher.setAAD(Buffer.from(kid));
+  cipher.setAAD(Buffer.from(associatedData));
   const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return Buffer.concat([nonce, cipher.getAuthTag(), ciphertext]).toString('base64');
 }
 
 /** Throws when the key is wrong or the value was altered (GCM authentication). */
-export function decryptPrivateKey(key: Buffer, kid: string, stored: string): string {
+export function decryptAtRest(key: Buffer, associatedData: string, stored: string): string {
   const bytes = Buffer.from(stored, 'base64');
-  if (bytes.length <= IV_BYTES + TAG_BYTES) throw new Error('encrypted private key is truncated');
+  if (bytes.length <= IV_BYTES + TAG_BYTES) throw new Error('encrypted value is truncated');
   const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, IV_BYTES));
-  decipher.setAAD(Buffer.from(kid));
+  decipher.setAAD(Buffer.from(associatedData));
   decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
   return Buffer.concat([decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
 }
@@ -107,7 +111,7 @@ export async function createKeyRing(options: { db: Database; encryptionKey: stri
       if (row.status === 'active') {
         let pem: string;
         try {
-          pem = decryptPrivateKey(kek, row.id, row.privateKeyEncrypted);
+          pem = decryptAtRest(kek, row.id, row.privateKeyEncrypted);
         } catch {
           throw new Error(`AUTH_KEY_ENCRYPTION_KEY cannot decrypt the active signing key ${row.id} (wrong key, or the stored value was altered)`);
         }
@@ -127,7 +131,7 @@ export async function createKeyRing(options: { db: Database; encryptionKey: stri
     await db.transaction({}, (tx) =>
       tx
         .insert(signingKeys)
-        .values({ id: kid, algorithm: SIGNING_ALGORITHM, publicJwk: { kty: kty!, crv: crv!, x: x! }, privateKeyEncrypted: encryptPrivateKey(kek, kid, pem), status: 'active' })
+        .values({ id: kid, algorithm: SIGNING_ALGORITHM, publicJwk: { kty: kty!, crv: crv!, x: x! }, privateKeyEncrypted: encryptAtRest(kek, kid, pem), status: 'active' })
         // Another process created the active key first: keep theirs.
         .onConflictDoNothing({ target: signingKeys.status, where: sql`${signingKeys.status} = 'active'` }),
     );

@@ -1,0 +1,96 @@
+/**
+ * Authentication (DESIGN §4): a bearer access token → `request.actor`. The signature check is cached by
+ * the token verifier; the session is looked up on every request (one statement, `session_actor`), so a
+ * logout, a revoked session, a disabled person or a lost membership cuts access off at once, in every
+ * process.
+ *
+ * Routes declare `permission: 'self'` when any signed-in person may call them about their own account
+ * (sessions, MFA, profile); every other permission is tenant-scoped, and answers 403
+ * `auth.tenant_access_revoked` when the token's membership or tenant is no longer active.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Database } from '../../core/db/database.js';
+import { AppError } from '../../core/http/errors.js';
+import { setActor, type Actor } from '../../core/http/request-context.js';
+import { InvalidTokenError, type AccessTokens } from './tokens.js';
+
+/** The permission of routes about the caller's own account: any signed-in person holds it. */
+export const SELF = 'self';
+
+interface SessionActorRow {
+  platform_role: Actor['platformRole'] | null;
+  mfa_verified: boolean;
+  membership_status: string | null;
+  membership_role: Actor['role'] | null;
+  tenant_status: string | null;
+}
+
+const SESSION_ACTOR_SQL = 'SELECT platform_role, mfa_verified, membership_status, membership_role, tenant_status FROM session_actor($1, $2, $3)';
+
+/** The bearer token of the request, or null when it carries none (any other scheme counts as none). */
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (!header) return null;
+  const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
+  return match ? match[1]! : null;
+}
+
+function tenantAccessRevoked(row: SessionActorRow): Actor['tenantAccessRevoked'] | undefined {
+  if (row.membership_status !== 'active') return 'membership_inactive';
+  if (row.tenant_status === 'suspended') return 'tenant_suspended';
+  if (row.tenant_status !== 'active') return 'tenant_closed';
+  return undefined;
+}
+
+/** Verifies a bearer token and its session; the actor, or an `InvalidTokenError` (401). */
+export async function authenticateToken(deps: { db: Database; accessTokens: AccessTokens }, token: string): Promise<Actor> {
+  const claims = await deps.accessTokens.verify(token);
+  const { rows } = await deps.db.executor.executeSql(SESSION_ACTOR_SQL, [claims.sid, claims.sub, claims.tid ?? null]);
+  const row = rows[0] as SessionActorRow | undefined;
+  if (!row) {
+    deps.accessTokens.forget(claims.jti);
+    throw new InvalidTokenError('session ended');
+  }
+  const actor: Actor = { kind: 'user', userId: claims.sub, sessionId: claims.sid, tokenId: claims.jti, mfaVerified: row.mfa_verified };
+  if (row.platform_role) actor.platformRole = row.platform_role;
+  if (claims.tid) {
+    const revoked = tenantAccessRevoked(row);
+    if (revoked) actor.tenantAccessRevoked = revoked;
+    else {
+      actor.tenantId = claims.tid;
+      if (row.membership_role) actor.role = row.membership_role;
+    }
+  }
+  return actor;
+}
+
+export const authenticatePlugin = fp(async function authenticate(app: FastifyInstance, options: { accessTokens: AccessTokens }) {
+  const deps = { db: app.platform.db, accessTokens: options.accessTokens };
+
+  // preValidation: after routing (so unknown routes stay 404 for everyone) and before the route guard's
+  // preHandler and the per-actor rate limits.
+  app.addHook('preValidation', async (request) => {
+    const token = bearerToken(request);
+    if (token === null) return;
+    try {
+      setActor(request, await authenticateToken(deps, token));
+    } catch (error) {
+      // A public route serves anonymous callers; a bad token there is simply no credential.
+      if (error instanceof InvalidTokenError && request.routeOptions.config.public) return;
+      throw error;
+    }
+  });
+
+  app.addHook('preHandler', async (request) => {
+    const { actor } = request;
+    const permission = request.routeOptions.config.permission;
+    if (!actor || !permission || permission === SELF) return;
+    if (actor.tenantAccessRevoked) {
+      throw new AppError('auth.tenant_access_revoked', 'Your access to this tenant is no longer active; switch to another tenant.');
+    }
+    if (!actor.tenantId && actor.kind === 'user') {
+      throw new AppError('auth.tenant_access_revoked', 'This route acts in a tenant, and the credential names none.');
+    }
+  });
+});

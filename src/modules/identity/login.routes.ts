@@ -1,0 +1,4 @@
+import type { FastifyInstance } from 'fastify';
+import type { IdentityDeps } from './deps.js';
+
+export async function loginRoutes(_app: FastifyInstance, _options: { deps: IdentityDeps }) {}

@@ -1,0 +1,4 @@
+import type { FastifyInstance } from 'fastify';
+import type { IdentityDeps } from './deps.js';
+
+export async function mfaRoutes(_app: FastifyInstance, _options: { deps: IdentityDeps }) {}
