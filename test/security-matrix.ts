@@ -4,8 +4,14 @@
  * deactivated member, a revoked API key — must get the expected status, and no row of the victim tenant
  * may change. Later issues add the credential-dependent cases through `cases`.
  */
+import { eq } from 'drizzle-orm';
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import { SignJWT } from 'jose';
 import { expect, it } from 'vitest';
+import { uuidv7 } from '../src/core/db/ids.js';
+import { users } from '../src/core/tenancy/tenancy.table.js';
+import { sessions } from '../src/modules/identity/identity.table.js';
+import { bearer, createPerson, createTenantFor, signInAs } from './auth.js';
 import type { AdminSql } from './harness.js';
 
 export interface RouteUnderTest {
@@ -28,6 +34,70 @@ export const baseCases: MatrixCase[] = [
   { name: 'malformed bearer token', headers: () => ({ authorization: 'Bearer not-a-token' }), status: 401, code: 'auth.unauthenticated' },
   { name: 'wrong scheme', headers: () => ({ authorization: 'Basic dXNlcjpwYXNz' }), status: 401, code: 'auth.unauthenticated' },
 ];
+
+/**
+ * A signed-in owner of a fresh tenant whose access token has already been verified (so it sits in the
+ * verified-token cache: the cases below prove the cache never outlives the session or the person).
+ */
+async function signedInOwner(app: FastifyInstance) {
+  const person = await createPerson(app);
+  const tenant = await createTenantFor(app, person);
+  const login = await signInAs(app, person, tenant.id);
+  const claims = await app.accessTokens.verify(login.accessToken);
+  return { person, tenant, login, claims };
+}
+
+/**
+ * Cases every route that needs a signed-in person must pass: a genuinely signed token of a live session
+ * that has expired, a token whose session was revoked, and a token of a person since disabled. All 401.
+ */
+export function sessionCases(getApp: () => FastifyInstance): MatrixCase[] {
+  return [
+    {
+      name: 'expired access token (live session)',
+      headers: async () => {
+        const app = getApp();
+        const { claims } = await signedInOwner(app);
+        const { kid, privateKey } = app.keyRing.activeKey();
+        const now = Math.floor(Date.now() / 1000);
+        const expired = await new SignJWT({ tid: claims.tid, sid: claims.sid, typ: 'access' })
+          .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
+          .setIssuer(claims.iss)
+          .setAudience(claims.aud)
+          .setSubject(claims.sub)
+          .setJti(uuidv7())
+          .setIssuedAt(now - 2000)
+          .setExpirationTime(now - 1000)
+          .sign(privateKey);
+        return bearer(expired);
+      },
+      status: 401,
+      code: 'auth.unauthenticated',
+    },
+    {
+      name: 'revoked session',
+      headers: async () => {
+        const app = getApp();
+        const { login, claims } = await signedInOwner(app);
+        await app.platform.db.transaction({}, (tx) => tx.update(sessions).set({ revokedAt: new Date(), revokedReason: 'revoked' }).where(eq(sessions.id, claims.sid)));
+        return bearer(login.accessToken);
+      },
+      status: 401,
+      code: 'auth.unauthenticated',
+    },
+    {
+      name: 'disabled user',
+      headers: async () => {
+        const app = getApp();
+        const { person, login } = await signedInOwner(app);
+        await app.platform.db.transaction({}, (tx) => tx.update(users).set({ status: 'disabled' }).where(eq(users.id, person.id)));
+        return bearer(login.accessToken);
+      },
+      status: 401,
+      code: 'auth.unauthenticated',
+    },
+  ];
+}
 
 /**
  * A digest of every row a tenant owns, across all tables with a tenant_id (found in the catalog, so new
