@@ -6,7 +6,9 @@
  * HMAC algorithms (the public key used as an HMAC secret), embedded keys (`jwk`), key URLs (`jku`, `x5u`),
  * certificate chains (`x5c`) and `crit` extensions are refused before any key is chosen. Verified tokens
  * are cached (bounded LRU, each entry until the token's `exp`), so a request does not pay a signature
- * check each time; session revocation calls `forget(jti)` (and checks the session per request).
+ * check each time; session revocation calls `forget(jti)` (and checks the session per request). A cached
+ * token whose key has since been retired is refused. An unknown `kid` makes the key ring reload once
+ * (throttled) before the token is refused: another process may just have rotated the signing key.
  */
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { AppError } from '../../core/http/errors.js';
@@ -80,6 +82,8 @@ export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 interface CacheEntry {
   claims: AccessTokenClaims;
   expiresAtMs: number;
+  /** The key that verified it: once retired, the entry is no longer trusted. */
+  kid: string;
 }
 
 /** The protected header, parsed without trusting anything in it. */
@@ -147,10 +151,10 @@ export function createAccessTokens(options: {
     if (tokenByJti.get(entry.claims.jti) === token) tokenByJti.delete(entry.claims.jti);
   };
 
-  const remember = (token: string, claims: AccessTokenClaims) => {
+  const remember = (token: string, claims: AccessTokenClaims, kid: string) => {
     if (cacheSize <= 0) return;
     drop(tokenByJti.get(claims.jti) ?? '');
-    cache.set(token, { claims, expiresAtMs: claims.exp * 1000 });
+    cache.set(token, { claims, expiresAtMs: claims.exp * 1000, kid });
     tokenByJti.set(claims.jti, token);
     while (cache.size > cacheSize) drop(cache.keys().next().value!);
   };
@@ -178,7 +182,7 @@ export function createAccessTokens(options: {
       const nowMs = clock();
       const cached = cache.get(token);
       if (cached) {
-        if (nowMs < cached.expiresAtMs) {
+        if (nowMs < cached.expiresAtMs && keyRing.keyFor(cached.kid)) {
           cacheHits++;
           cache.delete(token);
           cache.set(token, cached);
@@ -189,7 +193,7 @@ export function createAccessTokens(options: {
 
       try {
         const { kid } = readHeader(token);
-        const key = keyRing.keyFor(kid);
+        const key = keyRing.keyFor(kid) ?? (await keyRing.findKey(kid));
         if (!key) throw new InvalidTokenError('unknown kid');
         verifications++;
         const { payload } = await jwtVerify(token, key, {
@@ -200,7 +204,7 @@ export function createAccessTokens(options: {
           currentDate: new Date(nowMs),
         });
         const claims = checkClaims(payload, Math.floor(nowMs / 1000));
-        remember(token, claims);
+        remember(token, claims, kid);
         return claims;
       } catch (error) {
         if (error instanceof InvalidTokenError) throw error;
