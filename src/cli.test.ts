@@ -102,6 +102,19 @@ describe('help and usage', () => {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('keys: --help documents rotate; a missing or unknown subcommand is a usage error (exit 2)', async () => {
+    setEnv({ PORT: 'not-a-port' });
+    const help = await run(['keys', '--help']);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/^atrium keys rotate/);
+    setEnv({ PORT: undefined });
+    for (const argv of [['keys'], ['keys', 'frobnicate'], ['keys', 'rotate', 'extra']]) {
+      const result = await run(argv);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('expected "rotate"');
+    }
+  });
 });
 
 /**
@@ -158,5 +171,33 @@ describe('migrate and seed', () => {
     const result = await run(['seed', '--force']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Demo data already present');
+  });
+
+  it('keys rotate makes a new signing key and prints its kid; the previous one keeps verifying', { timeout: 120_000 }, async () => {
+    setEnv(env());
+    const kidOf = (stdout: string) => /^New signing key: ([0-9a-f-]{36})$/m.exec(stdout)?.[1];
+    const first = await run(['keys', 'rotate']);
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    const firstKid = kidOf(first.stdout);
+    expect(firstKid).toBeDefined();
+
+    const second = await run(['keys', 'rotate']);
+    expect(second).toMatchObject({ code: 0, stderr: '' });
+    const secondKid = kidOf(second.stdout);
+    expect(secondKid).not.toBe(firstKid);
+    expect(second.stdout).toMatch(new RegExp(`^Previous key ${firstKid} keeps verifying tokens until \\d{4}-\\d\\d-\\d\\dT`, 'm'));
+
+    // Another key encryption key cannot decrypt the active key: refused, and nothing changes.
+    setEnv({ ...env(), AUTH_KEY_ENCRYPTION_KEY: PRODUCTION_KEY });
+    const refused = await run(['keys', 'rotate']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`AUTH_KEY_ENCRYPTION_KEY cannot decrypt the active signing key ${secondKid}`);
+    expect(refused.stdout).toBe('');
+
+    setEnv({ ...env(), AUTH_KEY_ENCRYPTION_KEY: savedEnv.AUTH_KEY_ENCRYPTION_KEY });
+    const third = await run(['keys', 'rotate']);
+    expect(third).toMatchObject({ code: 0, stderr: '' });
+    expect(third.stdout).toContain(`Previous key ${secondKid} keeps verifying`);
+    if (!postgres) expect(fs.existsSync(path.join(dataDir, 'atrium.lock'))).toBe(false);
   });
 });

@@ -1,13 +1,18 @@
 /**
- * The `atrium` command: serve | worker | migrate | seed | bootstrap | mail. Each has --help.
+ * The `atrium` command: serve | worker | migrate | seed | bootstrap | mail | keys. Each has --help.
  */
+import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { PasswordInputError, readNewPassword, type PasswordInput } from './cli-password.js';
 import { createLogger } from './core/logger.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './core/db/data-dir-lock.js';
 import { openDatabase } from './core/db/open.js';
 import { AppError } from './core/http/errors.js';
 import { getMail, listMail, type MailRecord } from './core/mail/mailer.js';
+import { assertAdministratorInput, assertNotBootstrapped, createFirstAdministrator } from './modules/identity/bootstrap.service.js';
+import { createPasswordHasher } from './modules/identity/passwords.js';
+import { KeyEncryptionKeyError, rotateSigningKey, type RotationResult } from './modules/identity/signing-keys.js';
 import { serve, work } from './server.js';
 import { seedDemoData } from './seed.js';
 import { VERSION } from './version.js';
@@ -18,7 +23,14 @@ interface Command {
   options?: Record<string, { type: 'string' | 'boolean'; description: string }>;
   /** Takes positional arguments (a subcommand, an id), passed to run. */
   positionals?: boolean;
-  run(config: Config, values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void>;
+  run(config: Config, values: Record<string, string | boolean | undefined>, positionals: string[], io: CliIo): Promise<void>;
+}
+
+/** The streams a command may read from or prompt on (tests inject their own). */
+export interface CliIo {
+  stdin: PasswordInput;
+  /** Prompts go here, so stdout stays clean for what the command prints. */
+  stderr: Writable;
 }
 
 const commands: Record<string, Command> = {
@@ -57,15 +69,14 @@ const commands: Record<string, Command> = {
     },
   },
   bootstrap: {
-    summary: 'Create the first platform administrator (available once the identity module lands).',
-    usage: 'atrium bootstrap --email <email> --name <name>   (password prompted, or read from stdin)',
+    summary: 'Create the first platform administrator (only while none exists).',
+    usage: 'atrium bootstrap --email <email> --name <name> [--password-stdin]   (password prompted without echo, or read from piped stdin)',
     options: {
       email: { type: 'string', description: 'Email of the administrator.' },
       name: { type: 'string', description: 'Display name.' },
+      'password-stdin': { type: 'boolean', description: 'Read the password from stdin even on a terminal (automatic when stdin is a pipe).' },
     },
-    run: async () => {
-      throw new UsageError('bootstrap needs the identity module, which is not part of this build yet.');
-    },
+    run: (config, values, _positionals, io) => runBootstrapCommand(config, values, io),
   },
   mail: {
     summary: 'Read the mail kept in the database: the outbox in embedded mode (no SMTP_URL), else the delivery log.',
@@ -74,9 +85,61 @@ const commands: Record<string, Command> = {
     options: { limit: { type: 'string', description: 'list: how many messages to print, newest first (1-100, default 20).' } },
     run: (config, values, positionals) => runMailCommand(config, values, positionals),
   },
+  keys: {
+    summary: 'Rotate the token signing key: new tokens get a new key; tokens already issued keep working until they expire.',
+    usage: 'atrium keys rotate',
+    positionals: true,
+    run: (config, _values, positionals) => runKeysCommand(config, positionals),
+  },
 };
 
 class UsageError extends Error {}
+
+/** `atrium bootstrap`: the first platform administrator, as POST /api/v1/auth/bootstrap does it. */
+async function runBootstrapCommand(config: Config, values: Record<string, string | boolean | undefined>, io: CliIo): Promise<void> {
+  const { email, name } = values;
+  if (typeof email !== 'string' || typeof name !== 'string') throw new UsageError('--email and --name are required. See `atrium bootstrap --help`.');
+  assertAdministratorInput({ email, name });
+  const db = await openDatabase(config);
+  try {
+    // Refused before asking for a password that could not be used.
+    await assertNotBootstrapped(db);
+    const password = await readNewPassword(io.stdin, io.stderr, { fromStdin: values['password-stdin'] === true });
+    const passwords = createPasswordHasher({ maxConcurrent: 1, maxQueued: 0 });
+    const { userId } = await createFirstAdministrator({ db, passwords }, { email, name, password });
+    console.log(`Created platform administrator ${email} (${userId}). Sign in at ${config.http.publicUrl}/api/v1/auth/login.`);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * `atrium keys rotate`: the previous key keeps verifying for one access-token lifetime (plus skew); running
+ * servers sign with the new key after their next key reload (within a minute).
+ */
+async function runKeysCommand(config: Config, positionals: string[]): Promise<void> {
+  if (positionals.length !== 1 || positionals[0] !== 'rotate') throw new UsageError('expected "rotate". See `atrium keys --help`.');
+  const db = await openDatabase(config);
+  try {
+    const result = await rotateSigningKey({ db, encryptionKey: config.auth.keyEncryptionKey, accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds });
+    console.log(formatRotation(result));
+  } catch (error) {
+    if (error instanceof KeyEncryptionKeyError) throw new ConfigError([`${error.message}; nothing was rotated`]);
+    throw error;
+  } finally {
+    await db.close();
+  }
+}
+
+function formatRotation(result: RotationResult): string {
+  const lines = [`New signing key: ${result.kid}`];
+  if (result.previousKid) {
+    lines.push(`Previous key ${result.previousKid} keeps verifying tokens until ${result.previousVerifiesUntil!.toISOString()}, then is retired.`);
+  }
+  if (result.retiredKids.length > 0) lines.push(`Retired (all their tokens have expired): ${result.retiredKids.join(', ')}`);
+  lines.push('Running servers sign with the new key within a minute; no restart is needed.');
+  return lines.join('\n');
+}
 
 /** `atrium mail list|show`: in embedded mode the outbox is the developer's mailbox (DESIGN §2). */
 async function runMailCommand(config: Config, values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void> {
@@ -119,7 +182,9 @@ function commandHelp(name: string, command: Command): string {
   return [`${command.usage}`, '', command.summary, '', 'Options:', ...options, `  --${'help'.padEnd(10)} Show this help.`].join('\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
+const processIo = (): CliIo => ({ stdin: process.stdin, stderr: process.stderr });
+
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
@@ -153,10 +218,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const config = loadConfig();
-    await command.run(config, values, positionals);
+    await command.run(config, values, positionals, io);
     return 0;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof UsageError || error instanceof AppError) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof UsageError || error instanceof AppError || error instanceof PasswordInputError) {
       console.error(`atrium ${name}: ${error.message}`);
       return error instanceof UsageError ? 2 : 1;
     }

@@ -12,6 +12,7 @@ export const errorCatalog = {
   'request.invalid_url': { status: 400, title: 'Invalid URL' },
   'auth.weak_password': { status: 400, title: 'Password not acceptable' },
   'auth.invalid_token': { status: 400, title: 'Invalid or expired token' },
+  'auth.email_unchanged': { status: 400, title: 'New email address is the current one' },
   'auth.unauthenticated': { status: 401, title: 'Authentication required' },
   'auth.invalid_credentials': { status: 401, title: 'Invalid credentials' },
   'auth.invalid_mfa_code': { status: 401, title: 'Invalid MFA code' },

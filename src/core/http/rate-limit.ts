@@ -21,9 +21,14 @@ const KEY_PREFIX = 'rl:';
 /** During an outage every request fails to count; one warning per this interval is enough to notice. */
 const OUTAGE_LOG_INTERVAL_MS = 30_000;
 
-/** Rate-limit key of the client address (IPv6 grouped by /64, as one host usually owns the whole /64). */
+/** A client address as counted: IPv6 grouped by /64, as one host usually owns the whole /64. */
+export function clientAddressKey(ip: string): string {
+  return fastifyRateLimit.normalizeIP(ip);
+}
+
+/** Rate-limit key of the client address (see {@link clientAddressKey}). */
 export function rateLimitKeyByIp(request: FastifyRequest): string {
-  return `ip:${fastifyRateLimit.normalizeIP(request.ip)}`;
+  return `ip:${clientAddressKey(request.ip)}`;
 }
 
 /**

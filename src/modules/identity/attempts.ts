@@ -16,6 +16,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RateCounter } from '../../core/cache/rate-counter.js';
 import { AppError } from '../../core/http/errors.js';
+import { clientAddressKey } from '../../core/http/rate-limit.js';
 
 const WINDOW_MS = 60 * 60 * 1000;
 /** Failures allowed before delays start. */
@@ -44,6 +45,8 @@ export interface AttemptGuard {
    * either is locked. Call `succeeded()` or `failed()` on the ticket once the secret is checked.
    */
   begin(account: string, ip: string): Promise<AttemptTicket>;
+  /** Clears an account's failures without an attempt (a completed password reset proves the person). */
+  forgive(account: string): Promise<void>;
 }
 
 /** The delay before the attempt that follows `failures` failures. */
@@ -64,7 +67,8 @@ export function createAttemptGuard(options: AttemptGuardOptions): AttemptGuard {
   return {
     async begin(account, ip) {
       const accountKey = `auth:account:${account}`;
-      const ipKey = `auth:ip:${ip}`;
+      // Grouped like the HTTP rate limits: rotating through an IPv6 /64 buys no extra guesses.
+      const ipKey = `auth:ip:${clientAddressKey(ip)}`;
       const ipFailures = await counters.peek(ipKey);
       if (ipFailures && ipFailures.count >= perIp) throw locked(ipFailures.resetAt);
       const attempt = await counters.hit(accountKey, WINDOW_MS);
@@ -76,5 +80,6 @@ export function createAttemptGuard(options: AttemptGuardOptions): AttemptGuard {
         failed: async () => void (await counters.hit(ipKey, WINDOW_MS)),
       };
     },
+    forgive: (account) => counters.reset(`auth:account:${account}`),
   };
 }

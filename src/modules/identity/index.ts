@@ -17,7 +17,7 @@ import { loginRoutes } from './login.routes.js';
 import { mfaRoutes } from './mfa.routes.js';
 import { createPasswordHasher } from './passwords.js';
 import { sessionRoutes } from './session.routes.js';
-import { createKeyRing, deriveKeyEncryptionKey, type KeyRing } from './signing-keys.js';
+import { createKeyRing, deriveKeyEncryptionKey, KEY_REFRESH_INTERVAL_MS, type KeyRing } from './signing-keys.js';
 import { createAccessTokens, type AccessTokens } from './tokens.js';
 import { usersRoutes } from './users.routes.js';
 
@@ -40,7 +40,15 @@ export const AUTH_PREFIX = '/api/v1/auth';
 export const identityModule = fp(async function identity(app: FastifyInstance, options: { config: Config }) {
   const { config } = options;
   const { auth } = config;
-  const keyRing = await createKeyRing({ db: app.platform.db, encryptionKey: auth.keyEncryptionKey });
+  // Re-read periodically, so this process signs with a key rotated elsewhere (`atrium keys rotate`) soon.
+  const keyRing = await createKeyRing({
+    db: app.platform.db,
+    encryptionKey: auth.keyEncryptionKey,
+    accessTokenTtlSeconds: auth.accessTokenTtlSeconds,
+    refreshIntervalMs: KEY_REFRESH_INTERVAL_MS,
+    onReloadError: (error) => app.log.error({ err: error }, 'reloading the token signing keys failed; the keys already loaded stay in use'),
+  });
+  app.addHook('onClose', async () => keyRing.close());
   const accessTokens = createAccessTokens({ keyRing, issuer: auth.issuer, audience: auth.audience, ttlSeconds: auth.accessTokenTtlSeconds });
   const deps: IdentityDeps = {
     config,
