@@ -10,6 +10,15 @@ declare module 'autocannon' {
       /** Seconds before a request times out. */
       timeout?: number;
       headers?: Record<string, string>;
+      method?: string;
+      body?: string;
+      /** Called once per connection: per-connection headers and body (e.g. one account per connection). */
+      setupClient?: (client: Client) => void;
+    }
+
+    interface Client {
+      setHeaders(headers: Record<string, string> | undefined): void;
+      setBody(body: string | Buffer | undefined): void;
     }
 
     interface Histogram {

@@ -1,6 +1,9 @@
 /** What bench/run.ts and its target processes (bench/targets.ts) say to each other over IPC. */
 
-export const TARGETS = ['hello', 'health', 'tenant-read', 'raw-read', 'naive-read'] as const;
+export const TARGETS = ['hello', 'health', 'tenant-read', 'raw-read', 'naive-read', 'argon2', 'login', 'users-me'] as const;
+
+/** The password of the benchmark's sign-in accounts (and the one the argon2 ceiling verifies). */
+export const BENCH_PASSWORD = 'Bench-password-for-atrium-41';
 export type TargetName = (typeof TARGETS)[number];
 
 export type ParentMessage = { type: 'stats' } | { type: 'stop' };

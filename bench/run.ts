@@ -7,6 +7,9 @@
  *   tenant-read  a tenant's memberships through withTenant    vs raw-read: what the tenant context costs
  *   raw-read     the same SELECT on a plain pool, no tx        ceiling for the reads
  *   naive-read   the same SELECT in a Drizzle transaction that sets the context with its own statement
+ *   argon2       one argon2id verification per request, directly with the hasher   ceiling for `login`
+ *   login        POST /api/v1/auth/login, right password, one account per connection   goal: >= 0.85x argon2
+ *   users-me     GET /api/v1/users/me with a bearer token, 64 connections      goal: >= 0.07x hello, p99 <= 30 ms
  *
  * Each target runs in its own child process (bench/targets.ts); this process only generates load with
  * autocannon, so load generator and target never share an event loop. Targets are measured in
@@ -16,20 +19,30 @@
  * administrator login; the scratch database `atrium_bench` is created, migrated and dropped again.
  * Everything listens on 127.0.0.1 and the run stops by itself (about a minute and a half).
  *
- * Knobs: BENCH_ROUNDS (4), BENCH_SECONDS per round (3), BENCH_CONNECTIONS (32), BENCH_LOG_LEVEL for
- * Atrium's logger (warn: request logs off), BENCH_TARGETS (comma-separated subset).
+ * Knobs: BENCH_ROUNDS (4), BENCH_SECONDS per round (3), BENCH_CONNECTIONS (32), BENCH_USERS_ME_CONNECTIONS
+ * (64, the connections the users-me goal is stated for), BENCH_LOG_LEVEL for Atrium's logger (warn:
+ * request logs off), BENCH_TARGETS (comma-separated subset; `login` needs `argon2` for its ratio,
+ * `users-me` needs `hello`), BENCH_CPU_PROFILE_DIR (write a V8 CPU profile of each target there).
+ *
+ * login and argon2 run with the same connections and the same hasher limits (PASSWORD_HASH_CONCURRENCY,
+ * PASSWORD_HASH_QUEUE), so their ratio is what the rest of a sign-in costs on top of its argon2 work. Each
+ * login connection signs in its own account: a right password resets the account's attempt counter, so
+ * the brute-force limits never trip, as for real users (who do not sign in 32 times at once).
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { hash as argon2Hash } from '@node-rs/argon2';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { uuidv7 } from '../src/core/db/ids.js';
 import { migratePostgres } from '../src/core/db/migrate.js';
-import { TARGETS, type ChildMessage, type ParentMessage, type TargetName } from './protocol.js';
+import { ARGON2_OPTIONS } from '../src/modules/identity/passwords.js';
+import { BENCH_PASSWORD, TARGETS, type ChildMessage, type ParentMessage, type TargetName } from './protocol.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(BENCH_DIR, '..');
@@ -48,6 +61,7 @@ const settings = {
   secondsPerRound: intFromEnv('BENCH_SECONDS', 3, 1, 30),
   warmupSeconds: 2,
   connections: intFromEnv('BENCH_CONNECTIONS', 32, 1, 512),
+  usersMeConnections: intFromEnv('BENCH_USERS_ME_CONNECTIONS', 64, 1, 512),
   membersPerTenant: 10,
   logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
 };
@@ -68,7 +82,20 @@ const DESCRIPTIONS: Record<TargetName, string> = {
   'tenant-read': 'memberships via withTenant (tx + RLS context)',
   'raw-read': 'same SELECT, plain pool, no tx (SQL ceiling)',
   'naive-read': 'same SELECT, Drizzle tx + separate set_config',
+  argon2: 'argon2id verify, hasher only (login ceiling)',
+  login: 'POST /auth/login, right password',
+  'users-me': 'GET /users/me, bearer token',
 };
+
+/** What a target's load looks like: one request shape, optionally varied per connection. */
+interface RequestSpec {
+  method: 'GET' | 'POST';
+  path: string;
+  headers?: Record<string, string>;
+  /** The body of each connection's requests (connection index → body). */
+  bodyFor?: (connection: number) => string;
+  connections: number;
+}
 
 interface Round {
   round: number;
@@ -87,7 +114,7 @@ interface Round {
 
 interface TargetRun {
   name: TargetName;
-  path: string;
+  request: RequestSpec;
   child: ChildProcess;
   port: number;
   messages: ChildMessage[];
@@ -115,6 +142,10 @@ async function adminQuery<T extends pg.QueryResultRow = Record<string, unknown>>
   }
 }
 
+/** Sign-in accounts: one per login connection, plus the one users-me reads as. */
+const loginEmail = (index: number) => `login-${index}@bench.test`;
+const ME_EMAIL = 'me@bench.test';
+
 async function createDatabase(): Promise<{ tenantId: string; postgresVersion: string }> {
   await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
   await adminQuery(adminUrl, `CREATE DATABASE ${BENCH_DATABASE}`);
@@ -133,6 +164,16 @@ async function createDatabase(): Promise<{ tenantId: string; postgresVersion: st
         await client.query('INSERT INTO users (id, email, name) VALUES ($1, $2, $3)', [userId, `member-${index}-${member}@bench.test`, `Member ${member}`]);
         await client.query('INSERT INTO memberships (tenant_id, user_id) VALUES ($1, $2)', [tenantId, userId]);
       }
+    }
+    // The sign-in accounts live in a tenant of their own, so the read targets still see 10 members.
+    const signInTenant = uuidv7();
+    await client.query('INSERT INTO tenants (id, name, slug) VALUES ($1, $2, $3)', [signInTenant, 'Bench sign-in', 'bench-sign-in']);
+    // One hash for every account: verifying it costs the same whatever its salt.
+    const passwordHash = await argon2Hash(BENCH_PASSWORD, ARGON2_OPTIONS);
+    for (const email of [ME_EMAIL, ...Array.from({ length: settings.connections }, (_, index) => loginEmail(index))]) {
+      const userId = uuidv7();
+      await client.query('INSERT INTO users (id, email, name, password_hash, email_verified_at) VALUES ($1, $2, $3, $4, now())', [userId, email, email, passwordHash]);
+      await client.query("INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner')", [signInTenant, userId]);
     }
     await client.query('COMMIT');
     await client.query('ANALYZE');
@@ -166,23 +207,57 @@ function nextMessage(target: TargetRun, type: ChildMessage['type'], timeoutMs: n
   });
 }
 
+/**
+ * Production refuses the public dev key: every target gets the same throw-away key (they share the
+ * signing keys stored in the scratch database).
+ */
+const keyEncryptionKey = process.env.AUTH_KEY_ENCRYPTION_KEY ?? randomBytes(32).toString('hex');
+
+const loginBody = (email: string) => JSON.stringify({ email, password: BENCH_PASSWORD });
+
+function requestSpec(name: TargetName, tenantId: string): RequestSpec {
+  const get = (path: string): RequestSpec => ({ method: 'GET', path, connections: settings.connections });
+  switch (name) {
+    case 'hello':
+    case 'argon2':
+      return get('/');
+    case 'health':
+      return get('/health');
+    case 'tenant-read':
+    case 'raw-read':
+    case 'naive-read':
+      return get(`/bench/${name}/${tenantId}`);
+    case 'login':
+      return {
+        method: 'POST',
+        path: '/api/v1/auth/login',
+        headers: { 'content-type': 'application/json' },
+        bodyFor: (connection) => loginBody(loginEmail(connection % settings.connections)),
+        connections: settings.connections,
+      };
+    case 'users-me':
+      // The bearer token is added once the target is up (signInForUsersMe).
+      return { ...get('/api/v1/users/me'), connections: settings.usersMeConnections };
+  }
+}
+
 async function startTarget(name: TargetName, tenantId: string): Promise<TargetRun> {
   const child = fork(path.join(BENCH_DIR, 'targets.ts'), [name], {
     cwd: REPO_ROOT,
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, DATABASE_URL: benchUrl, BENCH_LOG_LEVEL: settings.logLevel, NODE_ENV: process.env.NODE_ENV ?? 'production' },
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`] : [])],
+    env: {
+      ...process.env,
+      DATABASE_URL: benchUrl,
+      BENCH_LOG_LEVEL: settings.logLevel,
+      NODE_ENV: process.env.NODE_ENV ?? 'production',
+      AUTH_KEY_ENCRYPTION_KEY: keyEncryptionKey,
+    },
     // stdout (request logs, if any) is dropped; warnings and errors show.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const target: TargetRun = {
     name,
-    path: {
-      hello: '/',
-      health: '/health',
-      'tenant-read': `/bench/tenant-read/${tenantId}`,
-      'raw-read': `/bench/raw-read/${tenantId}`,
-      'naive-read': `/bench/naive-read/${tenantId}`,
-    }[name],
+    request: requestSpec(name, tenantId),
     child,
     port: 0,
     messages: [],
@@ -221,20 +296,49 @@ async function stopTarget(target: TargetRun): Promise<void> {
   clearTimeout(timer);
 }
 
-const url = (target: TargetRun) => `http://127.0.0.1:${target.port}${target.path}`;
+const url = (target: TargetRun) => `http://127.0.0.1:${target.port}${target.request.path}`;
+
+/** One request as the load sends it (from connection 0). */
+const fetchOnce = (target: TargetRun) =>
+  fetch(url(target), { method: target.request.method, headers: target.request.headers, body: target.request.bodyFor?.(0) });
+
+/** users-me reads as a signed-in person: sign in once through the target itself and keep the token. */
+async function signInForUsersMe(target: TargetRun): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${target.port}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: loginBody(ME_EMAIL),
+  });
+  const body = (await response.json()) as { accessToken?: string };
+  if (response.status !== 200 || !body.accessToken) throw new Error(`${target.name}: sign-in answered ${response.status}: ${JSON.stringify(body).slice(0, 300)}`);
+  target.request.headers = { authorization: `Bearer ${body.accessToken}` };
+}
+
+/** Whether a 200 answer is the one the target should give. */
+function checkAnswer(target: TargetRun, body: unknown): string | null {
+  const json = JSON.stringify(body).slice(0, 300);
+  if (target.name.endsWith('-read') && (!Array.isArray(body) || body.length !== settings.membersPerTenant)) {
+    return `expected the tenant's ${settings.membersPerTenant} memberships, got ${json}`;
+  }
+  if (target.name === 'login' && typeof (body as { accessToken?: unknown }).accessToken !== 'string') return `expected a login response, got ${json}`;
+  if (target.name === 'users-me' && (body as { user?: { email?: string } }).user?.email !== ME_EMAIL) return `expected ${ME_EMAIL}, got ${json}`;
+  if (target.name === 'argon2' && (body as { ok?: boolean }).ok !== true) return `expected { ok: true }, got ${json}`;
+  return null;
+}
 
 /** Checks the answer, and counts the database round trips one request makes (minimum of 10 requests). */
 async function verifyAndCountRoundTrips(target: TargetRun): Promise<void> {
-  const response = await fetch(url(target));
+  if (target.name === 'users-me') await signInForUsersMe(target);
+  const response = await fetchOnce(target);
   const body = (await response.json()) as unknown;
-  if (response.status !== 200) throw new Error(`${target.name}: GET ${target.path} answered ${response.status}: ${JSON.stringify(body)}`);
-  if (target.name.endsWith('-read') && (!Array.isArray(body) || body.length !== settings.membersPerTenant)) {
-    throw new Error(`${target.name}: expected the tenant's ${settings.membersPerTenant} memberships, got ${JSON.stringify(body).slice(0, 200)}`);
-  }
+  const { method, path: requestPath } = target.request;
+  if (response.status !== 200) throw new Error(`${target.name}: ${method} ${requestPath} answered ${response.status}: ${JSON.stringify(body)}`);
+  const problem = checkAnswer(target, body);
+  if (problem) throw new Error(`${target.name}: ${problem}`);
   let fewest = Number.POSITIVE_INFINITY;
   for (let i = 0; i < 10; i++) {
     const before = (await targetStats(target)).queries;
-    await (await fetch(url(target))).arrayBuffer();
+    await (await fetchOnce(target)).arrayBuffer();
     const after = (await targetStats(target)).queries;
     fewest = Math.min(fewest, after - before);
   }
@@ -259,7 +363,17 @@ async function load(target: TargetRun, seconds: number, round: number): Promise<
   // Latency percentiles from every response, at sub-millisecond precision (autocannon's own histogram
   // rounds to whole milliseconds, too coarse for a hello-world).
   const latencies: number[] = [];
-  const instance = autocannon({ url: url(target), connections: settings.connections, duration: seconds, timeout: 10 });
+  const { request } = target;
+  let connection = 0;
+  const instance = autocannon({
+    url: url(target),
+    method: request.method,
+    headers: request.headers,
+    connections: request.connections,
+    duration: seconds,
+    timeout: 10,
+    ...(request.bodyFor ? { setupClient: (client: autocannon.Client) => client.setBody(request.bodyFor!(connection++)) } : {}),
+  });
   instance.on('response', (_client, _status, _bytes, latencyMs) => {
     latencies.push(latencyMs);
   });
@@ -288,6 +402,7 @@ async function load(target: TargetRun, seconds: number, round: number): Promise<
 interface Summary {
   target: TargetName;
   description: string;
+  connections: number;
   requestsPerSecond: number;
   requestsPerSecondRange: [number, number];
   p50Ms: number;
@@ -306,6 +421,7 @@ function summarise(target: TargetRun): Summary {
   return {
     target: target.name,
     description: DESCRIPTIONS[target.name],
+    connections: target.request.connections,
     requestsPerSecond: median(rps),
     requestsPerSecondRange: [Math.min(...rps), Math.max(...rps)],
     p50Ms: median(target.rounds.map((r) => r.p50Ms)),
@@ -403,6 +519,7 @@ async function main(): Promise<number> {
   }
 
   const summaries = targets.map(summarise);
+  const hashLimits = loadConfig({ ...process.env, DATABASE_URL: benchUrl }).auth.passwordHash;
   const by = Object.fromEntries(summaries.map((s) => [s.target, s])) as Partial<Record<TargetName, Summary>>;
   const ratio = (a?: Summary, b?: Summary) => (a && b ? a.requestsPerSecond / b.requestsPerSecond : null);
   const cpuRatio = (a?: Summary, b?: Summary) => (a && b ? b.targetCpuMicrosPerRequest / a.targetCpuMicrosPerRequest : null);
@@ -413,18 +530,27 @@ async function main(): Promise<number> {
     tenantReadVsRawRead: ratio(by['tenant-read'], by['raw-read']),
     naiveReadVsRawRead: ratio(by['naive-read'], by['raw-read']),
     tenantReadVsNaiveRead: ratio(by['tenant-read'], by['naive-read']),
+    loginVsArgon2: ratio(by.login, by.argon2),
+    usersMeVsHello: ratio(by['users-me'], by.hello),
   };
-  const ceilingOf: Partial<Record<TargetName, TargetName>> = { health: 'hello', 'tenant-read': 'raw-read', 'naive-read': 'raw-read' };
+  const ceilingOf: Partial<Record<TargetName, TargetName>> = {
+    health: 'hello',
+    'tenant-read': 'raw-read',
+    'naive-read': 'raw-read',
+    login: 'argon2',
+    'users-me': 'hello',
+  };
 
   const fmt = (value: number, digits = 0) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const rows = [
-    ['target', 'what', 'req/s', 'range', 'p50 ms', 'p99 ms', 'RSS MiB', 'CPU tgt/gen', 'CPU µs/req', 'DB trips', 'vs ceiling'],
+    ['target', 'what', 'conns', 'req/s', 'range', 'p50 ms', 'p99 ms', 'RSS MiB', 'CPU tgt/gen', 'CPU µs/req', 'DB trips', 'vs ceiling'],
     ...summaries.map((s) => {
       const ceiling = ceilingOf[s.target];
       const vs = ceiling && by[ceiling] ? `${(s.requestsPerSecond / by[ceiling]!.requestsPerSecond).toFixed(2)}x ${ceiling}` : '-';
       return [
         s.target,
         s.description,
+        String(s.connections),
         fmt(s.requestsPerSecond),
         `${fmt(s.requestsPerSecondRange[0])}-${fmt(s.requestsPerSecondRange[1])}`,
         fmt(s.p50Ms, 2),
@@ -438,7 +564,7 @@ async function main(): Promise<number> {
     }),
   ];
   console.log(
-    `\nMedians over ${settings.rounds} interleaved rounds of ${settings.secondsPerRound}s, ${settings.connections} connections. ` +
+    `\nMedians over ${settings.rounds} interleaved rounds of ${settings.secondsPerRound}s (conns: concurrent connections). ` +
       `RSS: peak of the target's process (each runs under tsx). CPU: cores busy in the target / in the load generator ` +
       `(PostgreSQL takes the rest); CPU µs/req: the target's CPU time per request. DB trips: database round trips per request.\n`,
   );
@@ -453,6 +579,19 @@ async function main(): Promise<number> {
   }
   if (ratios.tenantReadVsRawRead !== null) console.log(`withTenant read vs raw SQL read: ${ratios.tenantReadVsRawRead.toFixed(2)}x`);
   if (ratios.tenantReadVsNaiveRead !== null) console.log(`withTenant read vs naive transaction read: ${ratios.tenantReadVsNaiveRead.toFixed(2)}x`);
+  if (ratios.loginVsArgon2 !== null) {
+    console.log(
+      `Login vs argon2id ceiling (${by.login!.connections} connections, both with PASSWORD_HASH_CONCURRENCY=${hashLimits.concurrency} on ${os.cpus().length} cores): ${ratios.loginVsArgon2.toFixed(2)}x ` +
+        `(${fmt(by.login!.requestsPerSecond, 1)} vs ${fmt(by.argon2!.requestsPerSecond, 1)} verifications/s; goal >= 0.85x: ${ratios.loginVsArgon2 >= 0.85 ? 'met' : 'NOT met'})`,
+    );
+  }
+  if (ratios.usersMeVsHello !== null) {
+    const me = by['users-me']!;
+    console.log(
+      `GET /users/me vs hello-world: ${ratios.usersMeVsHello.toFixed(2)}x (goal >= 0.07x: ${ratios.usersMeVsHello >= 0.07 ? 'met' : 'NOT met'}); ` +
+        `p99 ${fmt(me.p99Ms, 2)} ms at ${me.connections} connections (goal <= 30 ms: ${me.p99Ms <= 30 ? 'met' : 'NOT met'})`,
+    );
+  }
   const trips = (name: TargetName) => by[name]?.roundTripsPerRequest;
   if (trips('tenant-read') !== undefined) {
     console.log(
@@ -481,7 +620,7 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     commit: gitCommit(),
-    settings,
+    settings: { ...settings, passwordHash: hashLimits },
     machine: {
       node: process.version,
       platform: `${os.platform()} ${os.release()}`,
@@ -493,7 +632,7 @@ async function main(): Promise<number> {
     },
     summaries,
     ratios,
-    rounds: Object.fromEntries(targets.map((t) => [t.name, { path: t.path, rounds: t.rounds, rssAfterRoundsBytes: t.rssAfterRoundsBytes, maxRssBytes: t.maxRssBytes }])),
+    rounds: Object.fromEntries(targets.map((t) => [t.name, { method: t.request.method, path: t.request.path, connections: t.request.connections, rounds: t.rounds, rssAfterRoundsBytes: t.rssAfterRoundsBytes, maxRssBytes: t.maxRssBytes }])),
   };
   fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nResults: ${path.relative(process.cwd(), file)} (${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)}s)`);

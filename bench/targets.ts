@@ -11,6 +11,11 @@
  *                (a superuser login, which RLS does not filter): the ceiling for tenant-read.
  *   naive-read   Atrium: the same SELECT in a Drizzle db.transaction() that sets the context with its own
  *                statement (BEGIN, set_config, SELECT, COMMIT): what batching the context saves.
+ *   argon2       bare Fastify whose GET / does one argon2id verification of a right password, directly
+ *                with the password hasher, under the same concurrency limit as Atrium
+ *                (PASSWORD_HASH_CONCURRENCY): the ceiling for login.
+ *   login        Atrium serving POST /api/v1/auth/login (a right password; one account per connection).
+ *   users-me     Atrium serving GET /api/v1/users/me with a bearer token (an authenticated read).
  *
  * Every Atrium target registers all bench routes, so the processes are identical but for the route
  * under load. Protocol with the parent (IPC): the child sends { type: 'ready', port } once listening;
@@ -25,7 +30,8 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { appConnectionString } from '../src/core/db/open.js';
 import { memberships } from '../src/core/tenancy/tenancy.table.js';
-import { TARGETS, type ChildMessage, type ParentMessage, type TargetName } from './protocol.js';
+import { createPasswordHasher } from '../src/modules/identity/passwords.js';
+import { BENCH_PASSWORD, TARGETS, type ChildMessage, type ParentMessage, type TargetName } from './protocol.js';
 
 // Every database round trip of this process goes through pg's Client#query (pool.query and Drizzle
 // included): counting its calls counts round trips. A multi-statement simple query (BEGIN; SET LOCAL
@@ -52,6 +58,22 @@ function selectMemberships(db: Pick<ReturnType<typeof drizzle>, 'select'>, tenan
 async function helloWorld(): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   app.get('/', async () => ({ hello: 'world' }));
+  return app;
+}
+
+/**
+ * The login ceiling: the argon2id verification a login makes, nothing else, through the same hasher
+ * (same parameters, same concurrency limit and queue) behind the thinnest HTTP server.
+ */
+async function argon2Ceiling(): Promise<FastifyInstance> {
+  const { passwordHash } = loadConfig({ ...process.env, LOG_LEVEL: 'silent' }).auth;
+  const hasher = createPasswordHasher({ maxConcurrent: passwordHash.concurrency, maxQueued: passwordHash.queue });
+  const stored = await hasher.hash(BENCH_PASSWORD);
+  const app = Fastify({ logger: false });
+  app.get('/', async (_request, reply) => {
+    if (!(await hasher.verify(stored, BENCH_PASSWORD))) return reply.code(500).send({ ok: false });
+    return { ok: true };
+  });
   return app;
 }
 
@@ -97,7 +119,12 @@ async function main(): Promise<void> {
   const target = process.argv[2] as TargetName;
   if (!TARGETS.includes(target)) throw new Error(`unknown target "${target}"; one of ${TARGETS.join(', ')}`);
 
-  const { app, pools } = target === 'hello' ? { app: await helloWorld(), pools: [] as pg.Pool[] } : await atrium();
+  const { app, pools } =
+    target === 'hello'
+      ? { app: await helloWorld(), pools: [] as pg.Pool[] }
+      : target === 'argon2'
+        ? { app: await argon2Ceiling(), pools: [] as pg.Pool[] }
+        : await atrium();
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('no TCP address');
