@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
@@ -136,7 +137,8 @@ describe('auth settings', () => {
   });
 
   it('sizes password hashing from config', () => {
-    expect(loadConfig({}).auth.passwordHash).toEqual({ concurrency: 2, queue: 64 });
+    // Unset: the cores minus one, within 1..3.
+    expect(loadConfig({}).auth.passwordHash).toEqual({ concurrency: Math.min(3, Math.max(1, availableParallelism() - 1)), queue: 64 });
     expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '3', PASSWORD_HASH_QUEUE: '0' }).auth.passwordHash).toEqual({ concurrency: 3, queue: 0 });
   });
 });

@@ -3,6 +3,7 @@
  * default and description; `.env.example` and the README table are checked against this list by a test.
  */
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 
 export class ConfigError extends Error {
@@ -198,9 +199,8 @@ const variables = {
   ACCESS_TOKEN_TTL_SECONDS: { description: 'Lifetime of access tokens (JWT), in seconds.', parse: integer(60, 24 * 3600), default: '900' },
   PASSWORD_HASH_CONCURRENCY: {
     description:
-      'Password hashes/verifications (argon2id, ~19 MiB and tens of ms each) run at once per process, on the libuv thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise). Keep it below the pool size so file and DNS work is not starved.',
+      'Password hashes/verifications (argon2id, ~19 MiB and tens of ms each) run at once per process, on the libuv thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise). Default: the CPU cores minus one (at least 1, at most 3), so hashing never takes the core the event loop and the database need, nor the whole thread pool.',
     parse: integer(1, 64),
-    default: '2',
   },
   PASSWORD_HASH_QUEUE: {
     description: 'Password hashes/verifications allowed to wait for a slot; beyond that, sign-ins and password changes answer 503 with Retry-After instead of queueing forever.',
@@ -292,6 +292,11 @@ export interface Config {
   };
 }
 
+/** CPU cores minus one, within 1..3: one core stays free for the event loop, one thread-pool slot for I/O. */
+function defaultPasswordHashConcurrency(): number {
+  return Math.min(3, Math.max(1, availableParallelism() - 1));
+}
+
 /**
  * Reads and validates configuration from an environment (default: `process.env`).
  * Every invalid variable is reported at once, each by name.
@@ -346,7 +351,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       issuer: read('AUTH_ISSUER') ?? '',
       audience: read('AUTH_AUDIENCE'),
       accessTokenTtlSeconds: read('ACCESS_TOKEN_TTL_SECONDS'),
-      passwordHash: { concurrency: read('PASSWORD_HASH_CONCURRENCY'), queue: read('PASSWORD_HASH_QUEUE') },
+      passwordHash: { concurrency: read('PASSWORD_HASH_CONCURRENCY') ?? defaultPasswordHashConcurrency(), queue: read('PASSWORD_HASH_QUEUE') },
       refreshTokenTtlSeconds: read('REFRESH_TOKEN_TTL_SECONDS'),
       sessionMaxAgeSeconds: read('SESSION_MAX_AGE_SECONDS'),
       requireVerifiedEmail: read('AUTH_REQUIRE_VERIFIED_EMAIL'),

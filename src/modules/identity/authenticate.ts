@@ -13,20 +13,43 @@ import fp from 'fastify-plugin';
 import type { Database } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
 import { setActor, type Actor } from '../../core/http/request-context.js';
+import type { TenantView, UserView } from './auth.schemas.js';
 import { InvalidTokenError, type AccessTokens } from './tokens.js';
 
 /** The permission of routes about the caller's own account: any signed-in person holds it. */
 export const SELF = 'self';
 
 interface SessionActorRow {
+  email: string;
+  name: string;
+  email_verified_at: Date | null;
+  totp_enabled_at: Date | null;
+  created_at: Date;
   platform_role: Actor['platformRole'] | null;
   mfa_verified: boolean;
-  membership_status: string | null;
+  membership_status: 'active' | 'deactivated' | null;
   membership_role: Actor['role'] | null;
-  tenant_status: string | null;
+  tenant_name: string | null;
+  tenant_slug: string | null;
+  tenant_status: TenantView['status'] | null;
 }
 
-const SESSION_ACTOR_SQL = 'SELECT platform_role, mfa_verified, membership_status, membership_role, tenant_status FROM session_actor($1, $2, $3)';
+/** The person behind a verified session, as the authentication statement read them. */
+export interface SignedInView {
+  user: UserView;
+  /** The token's tenant and the person's membership there (null when the token names none). */
+  tenant: TenantView | null;
+  membership: { role: NonNullable<Actor['role']>; status: 'active' | 'deactivated' } | null;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set with `actor` for a person's session: their profile and standing, read once per request. */
+    signedIn?: SignedInView;
+  }
+}
+
+const SESSION_ACTOR_SQL = 'SELECT * FROM session_actor($1, $2, $3)';
 
 /** The bearer token of the request, or null when it carries none (any other scheme counts as none). */
 export function bearerToken(request: FastifyRequest): string | null {
@@ -43,8 +66,30 @@ function tenantAccessRevoked(row: SessionActorRow): Actor['tenantAccessRevoked']
   return undefined;
 }
 
-/** Verifies a bearer token and its session; the actor, or an `InvalidTokenError` (401). */
-export async function authenticateToken(deps: { db: Database; accessTokens: AccessTokens }, token: string): Promise<Actor> {
+/** The tenant and membership are shown only while the token may act there (as `actor.tenantId`). */
+function presentSignedIn(userId: string, tenantId: string | undefined, row: SessionActorRow): SignedInView {
+  const timestamp = (value: Date | string) => new Date(value).toISOString();
+  const usable = tenantId !== undefined && tenantAccessRevoked(row) === undefined;
+  return {
+    user: {
+      id: userId,
+      email: row.email,
+      name: row.name,
+      emailVerified: row.email_verified_at !== null,
+      mfaEnabled: row.totp_enabled_at !== null,
+      platformRole: row.platform_role ?? null,
+      createdAt: timestamp(row.created_at),
+    },
+    tenant: usable ? { id: tenantId, name: row.tenant_name!, slug: row.tenant_slug!, status: row.tenant_status! } : null,
+    membership: usable ? { role: row.membership_role!, status: row.membership_status! } : null,
+  };
+}
+
+/**
+ * Verifies a bearer token and its session in one statement: the actor and the person as read, or an
+ * `InvalidTokenError` (401).
+ */
+export async function authenticateToken(deps: { db: Database; accessTokens: AccessTokens }, token: string): Promise<{ actor: Actor; signedIn: SignedInView }> {
   const claims = await deps.accessTokens.verify(token);
   const { rows } = await deps.db.executor.executeSql(SESSION_ACTOR_SQL, [claims.sid, claims.sub, claims.tid ?? null]);
   const row = rows[0] as SessionActorRow | undefined;
@@ -62,11 +107,12 @@ export async function authenticateToken(deps: { db: Database; accessTokens: Acce
       if (row.membership_role) actor.role = row.membership_role;
     }
   }
-  return actor;
+  return { actor, signedIn: presentSignedIn(claims.sub, claims.tid, row) };
 }
 
 export const authenticatePlugin = fp(async function authenticate(app: FastifyInstance, options: { accessTokens: AccessTokens }) {
   const deps = { db: app.platform.db, accessTokens: options.accessTokens };
+  app.decorateRequest('signedIn', undefined);
 
   // preValidation: after routing (so unknown routes stay 404 for everyone) and before the route guard's
   // preHandler and the per-actor rate limits.
@@ -74,7 +120,9 @@ export const authenticatePlugin = fp(async function authenticate(app: FastifyIns
     const token = bearerToken(request);
     if (token === null) return;
     try {
-      setActor(request, await authenticateToken(deps, token));
+      const { actor, signedIn } = await authenticateToken(deps, token);
+      request.signedIn = signedIn;
+      setActor(request, actor);
     } catch (error) {
       // A public route serves anonymous callers; a bad token there is simply no credential.
       if (error instanceof InvalidTokenError && request.routeOptions.config.public) return;

@@ -12,6 +12,7 @@ import { users } from '../../core/tenancy/tenancy.table.js';
 import { createPerson, type Person } from '../../../test/auth.js';
 import { createTestApp, type TestApp } from '../../../test/harness.js';
 import { attemptDelayMs, createAttemptGuard } from './attempts.js';
+import { issueOneTimeToken } from './one-time-tokens.js';
 import { sealTotpSecret } from './second-factor.js';
 
 const PER_ACCOUNT = 5;
@@ -86,6 +87,18 @@ describe('per-account limit', () => {
     }
     expectLocked(await login(person.email, person.password, clientIp()));
     expectLocked(await login(person.email.toUpperCase(), person.password, clientIp()));
+  });
+
+  it('unlocks an account whose password is reset through its mailed link', async () => {
+    const person = await createPerson(t.app);
+    for (let i = 0; i < PER_ACCOUNT; i++) expect((await login(person.email, WRONG, clientIp())).statusCode).toBe(401);
+    expectLocked(await login(person.email, person.password, clientIp()));
+
+    const token = await t.platform.db.transaction({}, (tx) => issueOneTimeToken(tx, { userId: person.id, purpose: 'reset_password', email: person.email }));
+    const newPassword = 'Quartz-meadow-19-lantern';
+    const reset = await t.app.inject({ method: 'POST', url: '/api/v1/auth/reset-password', payload: { token, password: newPassword }, remoteAddress: clientIp() });
+    expect(reset.statusCode).toBe(204);
+    expect((await login(person.email, newPassword, clientIp())).statusCode).toBe(200);
   });
 
   it('locks an unknown account the same way, with the same answer', async () => {

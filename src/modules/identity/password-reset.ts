@@ -13,6 +13,7 @@ import { users } from '../../core/tenancy/tenancy.table.js';
 import { claimAddressMailQuota, findUserByEmail, retireOneTimeTokens, type MailRequestOutcome, type UserRow } from './account.service.js';
 import { authLink, mailTimestamp, queueAuthMail } from './auth-mails.js';
 import type { IdentityDeps } from './deps.js';
+import { accountKeyOfEmail } from './login.service.js';
 import { consumeOneTimeToken, findOneTimeToken, issueOneTimeToken } from './one-time-tokens.js';
 import { assertPasswordAcceptable } from './passwords.js';
 import { revokeUserSessions } from './sessions.js';
@@ -89,4 +90,6 @@ export async function resetPassword(deps: IdentityDeps, input: ResetPasswordInpu
       signedOut: 'It was reset with a link sent to this address, and every session was signed out.',
     });
   });
+  // The reset proves the person: failed sign-ins (perhaps why they reset) no longer lock them out.
+  await deps.attempts.forgive(`login:${accountKeyOfEmail(user.email)}`);
 }

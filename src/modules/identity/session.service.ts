@@ -4,13 +4,14 @@
  * authentication checks the session on every request (see authenticate.ts); forgetting the caller's own
  * token here only keeps the verified-token cache from holding a dead entry.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { audit } from '../../core/audit/audit.js';
 import type { Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
 import type { Actor } from '../../core/http/request-context.js';
-import { memberships, tenants, users } from '../../core/tenancy/tenancy.table.js';
-import type { LoginResponse, TenantView, TokenPair, UserView } from './auth.schemas.js';
+import { users } from '../../core/tenancy/tenancy.table.js';
+import type { LoginResponse, TokenPair } from './auth.schemas.js';
+import type { SignedInView } from './authenticate.js';
 import type { IdentityDeps } from './deps.js';
 import { listSessions, moveSessionToTenant, revokeSession, revokeUserSessions, rotateRefreshToken } from './sessions.js';
 import { listOwnMemberships, presentUser } from './sign-in.js';
@@ -44,11 +45,8 @@ export interface SessionView {
   current: boolean;
 }
 
-export interface MeView {
-  user: UserView;
-  tenant: TenantView | null;
-  membership: { role: 'owner' | 'admin' | 'member'; status: 'active' | 'deactivated' } | null;
-}
+/** GET /users/me: what authentication read about the person (see {@link SignedInView}). */
+export type MeView = SignedInView;
 
 /** The signed-in person behind `actor`; an API key (or anything without a session) is refused with 403. */
 export function signedInPerson(actor: Actor | undefined): SignedInPerson {
@@ -157,24 +155,11 @@ export async function switchTenant(deps: SessionDeps, person: SignedInPerson, te
 }
 
 /**
- * The caller, with the tenant they act in and their membership there: one statement, in a unit of work
- * scoped to that tenant (the tenant and membership rows come through the tenant's own RLS policies).
+ * The caller, with the tenant they act in and their membership there. Authentication already read all of
+ * it in its one statement (`session_actor`, under the tenant's RLS context), so this costs no query.
  */
-export async function describeMe(deps: Pick<IdentityDeps, 'platform'>, person: SignedInPerson): Promise<MeView> {
-  const tenantId = person.tenantId ?? null;
-  const [row] = await deps.platform.db.transaction({ tenantId, userId: person.userId }, (tx) =>
-    tx
-      .select({
-        user: users,
-        tenant: { id: tenants.id, name: tenants.name, slug: tenants.slug, status: tenants.status },
-        membership: { role: memberships.role, status: memberships.status },
-      })
-      .from(users)
-      .leftJoin(memberships, tenantId ? and(eq(memberships.userId, users.id), eq(memberships.tenantId, tenantId)) : sql`false`)
-      .leftJoin(tenants, eq(tenants.id, memberships.tenantId))
-      .where(eq(users.id, person.userId)),
-  );
-  // Authentication saw the person a moment ago; a row gone since means the account was deleted.
-  if (!row) throw new InvalidTokenError('user gone');
-  return { user: presentUser(row.user), tenant: row.tenant, membership: row.membership };
+export function describeMe(signedIn: SignedInView | undefined): MeView {
+  // Only a person's session sets it; `signedInPerson` has already refused anything else.
+  if (!signedIn) throw new AppError('auth.forbidden', 'Only a signed-in person has a profile.');
+  return signedIn;
 }

@@ -61,17 +61,21 @@ describe('GET /users/me', () => {
     expect(response.json()).toMatchObject({ user: { id: person.id, platformRole: 'platform_admin' }, tenant: null, membership: null });
   });
 
-  it('reads in one unit of work scoped to the token’s tenant and person', async () => {
+  it('costs one statement: the authentication read, scoped to the token’s session, person and tenant', async () => {
     const person = await createPerson(t.app);
     const tenant = await createTenantFor(t.app, person);
     const login = await signInAs(t.app, person, tenant.id);
     const transaction = vi.spyOn(t.platform.db, 'transaction');
+    const statement = vi.spyOn(t.platform.db.executor, 'executeSql');
     try {
       expect((await me(login.accessToken)).statusCode).toBe(200);
-      expect(transaction).toHaveBeenCalledTimes(1);
-      expect(transaction.mock.calls[0]![0]).toEqual({ tenantId: tenant.id, userId: person.id });
+      expect(transaction).not.toHaveBeenCalled();
+      expect(statement).toHaveBeenCalledTimes(1);
+      expect(statement.mock.calls[0]![0]).toMatch(/session_actor/);
+      expect(statement.mock.calls[0]![1]).toEqual([expect.any(String), person.id, tenant.id]);
     } finally {
       transaction.mockRestore();
+      statement.mockRestore();
     }
   });
 });

@@ -27,9 +27,8 @@ const MeSchema = Type.Object(
   { $id: 'Me', description: 'The signed-in person and where they act.' },
 );
 
-export async function usersRoutes(untyped: FastifyInstance, options: { deps: IdentityDeps }) {
+export async function usersRoutes(untyped: FastifyInstance, _options: { deps: IdentityDeps }) {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
-  const { deps } = options;
   app.addSchema(MeSchema);
 
   app.get(
@@ -49,6 +48,9 @@ export async function usersRoutes(untyped: FastifyInstance, options: { deps: Ide
         },
       },
     },
-    async (request) => describeMe(deps, signedInPerson(request.actor)),
+    async (request) => {
+      signedInPerson(request.actor);
+      return describeMe(request.signedIn);
+    },
   );
 }
