@@ -27,6 +27,9 @@ export type OneTimeTokenRow = typeof oneTimeTokens.$inferSelect;
 
 /** Issues a token; the user's earlier unused tokens of the same purpose stop working. */
 export async function issueOneTimeToken(tx: Tx, input: IssueOneTimeToken): Promise<string> {
+  // Serialises issuers of one user and purpose until commit: two concurrent requests would otherwise each
+  // retire only what they can see and both leave a live token.
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`one_time_token:${input.userId}:${input.purpose}`}, 0))`);
   await tx
     .update(oneTimeTokens)
     .set({ usedAt: sql`now()` })
