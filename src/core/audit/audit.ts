@@ -21,8 +21,15 @@ export interface AuditEntry {
   requestId?: string | null;
 }
 
+/** Where a request came from: kept on audit rows (and sessions). */
+export interface RequestOrigin {
+  ip: string;
+  userAgent: string | null;
+  requestId: string;
+}
+
 /** Where the request came from, for audit entries: `audit.record(tx, { ...requestOrigin(request), … })`. */
-export function requestOrigin(request: { ip: string; id: string; headers: Record<string, string | string[] | undefined> }) {
+export function requestOrigin(request: { ip: string; id: string; headers: Record<string, string | string[] | undefined> }): RequestOrigin {
   const userAgent = request.headers['user-agent'];
   return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : null, requestId: request.id };
 }

@@ -12,6 +12,7 @@ import type { Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
 import { users } from '../../core/tenancy/tenancy.table.js';
 import { authLink, mailTimestamp, queueAuthMail } from './auth-mails.js';
+import { normalizeEmail } from './auth.schemas.js';
 import type { IdentityDeps } from './deps.js';
 import { oneTimeTokens, type OneTimeTokenPurpose } from './identity.table.js';
 import { issueOneTimeToken } from './one-time-tokens.js';
@@ -35,11 +36,6 @@ export type AddressMailKind = 'reset' | 'verify' | 'change_email';
 /** What a mail request did; the route never tells the caller (same 202 either way), the log does. */
 export type MailRequestOutcome = 'queued' | 'no_account' | 'capped';
 
-/** The form in which addresses are compared (the users table is unique on `lower(email)`). */
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
-
 /**
  * Counts one mail of `kind` to `email` and says whether it may be sent. Counted whether or not the
  * address belongs to an account, so the cap itself tells nothing about which addresses exist.
@@ -54,7 +50,7 @@ export async function findUserByEmail(tx: Tx, email: string): Promise<UserRow | 
   const [user] = await tx
     .select()
     .from(users)
-    .where(sql`lower(${users.email}) = ${normalizeEmail(email)}`);
+    .where(sql`lower(${users.email}) = lower(${email})`);
   return user ?? null;
 }
 
@@ -63,7 +59,7 @@ export async function isEmailTaken(tx: Tx, email: string, exceptUserId: string):
   const [other] = await tx
     .select({ id: users.id })
     .from(users)
-    .where(and(sql`lower(${users.email}) = ${normalizeEmail(email)}`, ne(users.id, exceptUserId)));
+    .where(and(sql`lower(${users.email}) = lower(${email})`, ne(users.id, exceptUserId)));
   return other !== undefined;
 }
 
@@ -87,7 +83,12 @@ async function getActiveUser(deps: IdentityDeps, userId: string): Promise<UserRo
  * these checks have a budget of their own beside sign-in's). Wrong → 401 `auth.invalid_credentials`.
  * A person without a password costs the same argon2 work and fails the same way.
  */
-export async function assertCurrentPassword(deps: IdentityDeps, user: UserRow, password: string, ip: string): Promise<void> {
+export async function assertCurrentPassword(
+  deps: Pick<IdentityDeps, 'attempts' | 'passwords'>,
+  user: Pick<UserRow, 'id' | 'passwordHash'>,
+  password: string,
+  ip: string,
+): Promise<void> {
   const ticket = await deps.attempts.begin(`password:${user.id}`, ip);
   const matches = user.passwordHash ? await deps.passwords.verify(user.passwordHash, password) : await deps.passwords.verifyDummy(password);
   if (!matches) {

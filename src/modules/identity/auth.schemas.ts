@@ -11,6 +11,14 @@ const DateTime = (description?: string) => Type.String({ format: 'date-time', ..
 export const EmailSchema = Type.String({ format: 'email', maxLength: 254, pattern: '^[^\\s:@]+@[^\\s:@]+$', description: 'Email address.' });
 
 /**
+ * The form in which addresses are compared: the users table is unique on `lower(email)`, and the attempt
+ * guard counts "Ann@x.io" and "ann@x.io" as one account.
+ */
+export function normalizeEmail(email: string): string {
+  return email.normalize('NFC').toLowerCase();
+}
+
+/**
  * A password as typed. Length rules (8–256) are checked by the password policy after Unicode
  * normalisation, so the schema only caps the size of what reaches the hasher.
  */

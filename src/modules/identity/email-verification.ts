@@ -14,7 +14,7 @@ import { pgErrorCode, PG } from '../../core/db/errors.js';
 import type { SqlExecutor, Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
 import { users } from '../../core/tenancy/tenancy.table.js';
-import { claimAddressMailQuota, findUserByEmail, isEmailTaken, normalizeEmail, retireOneTimeTokens, type MailRequestOutcome } from './account.service.js';
+import { claimAddressMailQuota, findUserByEmail, isEmailTaken, retireOneTimeTokens, type MailRequestOutcome } from './account.service.js';
 import { authLink, mailTimestamp, queueAuthMail } from './auth-mails.js';
 import type { IdentityDeps } from './deps.js';
 import { consumeOneTimeToken, issueOneTimeToken, type OneTimeTokenRow } from './one-time-tokens.js';
@@ -55,7 +55,7 @@ async function confirmAddress(tx: Tx, token: OneTimeTokenRow): Promise<VerifyOut
   const [verified] = await tx
     .update(users)
     .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, now())` })
-    .where(sql`${users.id} = ${token.userId} and ${users.status} = 'active' and lower(${users.email}) = ${normalizeEmail(token.email ?? '')}`)
+    .where(sql`${users.id} = ${token.userId} and ${users.status} = 'active' and lower(${users.email}) = lower(${token.email ?? ''})`)
     .returning({ id: users.id });
   return verified ? 'verified' : 'invalid';
 }

@@ -8,27 +8,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
-import { audit } from '../../core/audit/audit.js';
+import { audit, type RequestOrigin } from '../../core/audit/audit.js';
 import type { Database, Tx } from '../../core/db/database.js';
 import { uuidv7 } from '../../core/db/ids.js';
 import { emit } from '../../core/events/events.js';
 import { AppError } from '../../core/http/errors.js';
 import { checkSlug, slugify } from '../../core/tenancy/slug.js';
 import { memberships, tenants, users } from '../../core/tenancy/tenancy.table.js';
-import type { LoginResponse } from './auth.schemas.js';
+import { normalizeEmail, type LoginResponse } from './auth.schemas.js';
 import { authLink, queueAuthMail } from './auth-mails.js';
 import type { IdentityDeps } from './deps.js';
 import { consumeOneTimeToken, findOneTimeToken, issueOneTimeToken } from './one-time-tokens.js';
 import { assertPasswordAcceptable } from './passwords.js';
+import { mfaAttemptKey } from './mfa.service.js';
 import { checkTotpCode, useRecoveryCode } from './second-factor.js';
 import { signIn } from './sign-in.js';
-
-/** Where a request came from: kept on the session and the audit rows. */
-export interface RequestOrigin {
-  ip: string;
-  userAgent: string | null;
-  requestId?: string | null;
-}
 
 export interface RegisterInput {
   email: string;
@@ -64,11 +58,6 @@ interface Credentials {
   status: string;
   emailVerified: boolean;
   totpEnabled: boolean;
-}
-
-/** The attempt-guard key of an email: the same account however its address is capitalised. */
-export function accountKeyOfEmail(email: string): string {
-  return email.normalize('NFC').toLowerCase();
 }
 
 /** The name of a tenant created for `personName` when the person gave none ("Ann's workspace"). */
@@ -187,7 +176,7 @@ async function rehashIfNeeded(deps: IdentityDeps, user: Credentials, password: s
  */
 export async function loginWithPassword(deps: IdentityDeps, input: LoginInput, origin: RequestOrigin): Promise<LoginResponse | MfaChallenge> {
   const db = deps.platform.db;
-  const ticket = await deps.attempts.begin(`login:${accountKeyOfEmail(input.email)}`, origin.ip);
+  const ticket = await deps.attempts.begin(`login:${normalizeEmail(input.email)}`, origin.ip);
   const user = await findCredentials(db, input.email);
   const passwordHash = user?.passwordHash;
   const proven = passwordHash ? await deps.passwords.verify(passwordHash, input.password) : await deps.passwords.verifyDummy(input.password);
@@ -231,7 +220,7 @@ export async function verifyMfaLogin(deps: IdentityDeps, input: MfaVerifyInput, 
   const { userId } = pending;
   const tenantId = typeof pending.data.tenantId === 'string' ? pending.data.tenantId : undefined;
 
-  const ticket = await deps.attempts.begin(`mfa:${userId}`, origin.ip);
+  const ticket = await deps.attempts.begin(mfaAttemptKey(userId), origin.ip);
   const outcome = await db.transaction({ userId }, async (tx) => {
     const [user] = await tx.select().from(users).where(eq(users.id, userId));
     // A password changed after the challenge was issued ends it, as does a disabled account or MFA turned off.

@@ -19,6 +19,7 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
 import { users } from '../../core/tenancy/tenancy.table.js';
+import { assertCurrentPassword } from './account.service.js';
 import type { IdentityDeps } from './deps.js';
 import { recoveryCodes, sessions } from './identity.table.js';
 import { checkTotpCode, replaceRecoveryCodes, sealTotpSecret, useRecoveryCode } from './second-factor.js';
@@ -41,8 +42,7 @@ export interface TotpSetup {
   otpauthUrl: string;
 }
 
-/** Attempt-guard account keys (shared with the sign-in paths that check the same secrets). */
-export const passwordAttemptKey = (userId: string) => `password:${userId}`;
+/** The attempt-guard account key of second-factor checks (shared with the sign-in MFA step). */
 export const mfaAttemptKey = (userId: string) => `mfa:${userId}`;
 
 /** Product name shown by authenticator apps when PUBLIC_URL names no usable host. */
@@ -79,20 +79,6 @@ async function findUser(deps: MfaDeps, userId: string) {
 const notEnabled = () => new AppError('auth.mfa_not_enabled', 'Two-factor authentication is not enabled for this account.');
 const alreadyEnabled = () => new AppError('auth.mfa_already_enabled', 'Two-factor authentication is already enabled; disable it first to set up a new authenticator.');
 const invalidCode = () => new AppError('auth.invalid_mfa_code', 'The code is wrong, expired or already used.');
-
-/**
- * Re-authentication: checks the person's current password through the brute-force guard, or throws 401
- * `auth.invalid_credentials`. A person without a password (never set one) costs the same argon2 work.
- */
-async function confirmPassword(deps: MfaDeps, caller: MfaCaller, passwordHash: string | null, password: string): Promise<void> {
-  const ticket = await deps.attempts.begin(passwordAttemptKey(caller.userId), caller.ip);
-  const ok = passwordHash ? await deps.passwords.verify(passwordHash, password) : await deps.passwords.verifyDummy(password);
-  if (!ok) {
-    await ticket.failed();
-    throw new AppError('auth.invalid_credentials', 'The password is wrong.');
-  }
-  await ticket.succeeded();
-}
 
 /** Starts (or restarts) TOTP setup: a new pending secret and its Key URI. 409 when MFA is already on. */
 export async function startTotpSetup(deps: MfaDeps, caller: MfaCaller): Promise<TotpSetup> {
@@ -150,7 +136,7 @@ export async function enableTotp(deps: MfaDeps, caller: MfaCaller, code: string)
 export async function disableTotp(deps: MfaDeps, caller: MfaCaller, input: { password: string; code: string }): Promise<void> {
   const user = await findUser(deps, caller.userId);
   if (!user.totpEnabledAt) throw notEnabled();
-  await confirmPassword(deps, caller, user.passwordHash, input.password);
+  await assertCurrentPassword(deps, user, input.password, caller.ip);
 
   const ticket = await deps.attempts.begin(mfaAttemptKey(caller.userId), caller.ip);
   const outcome = await deps.platform.db.transaction({ userId: caller.userId }, async (tx) => {
@@ -175,7 +161,7 @@ export async function disableTotp(deps: MfaDeps, caller: MfaCaller, input: { pas
 export async function regenerateRecoveryCodes(deps: MfaDeps, caller: MfaCaller, input: { password: string }): Promise<{ recoveryCodes: string[] }> {
   const user = await findUser(deps, caller.userId);
   if (!user.totpEnabledAt) throw notEnabled();
-  await confirmPassword(deps, caller, user.passwordHash, input.password);
+  await assertCurrentPassword(deps, user, input.password, caller.ip);
   const codes = await deps.platform.db.transaction({ userId: caller.userId }, async (tx) => {
     const current = await lockUser(tx, caller.userId);
     return current.totpEnabledAt ? replaceRecoveryCodes(tx, caller.userId) : null;

@@ -12,8 +12,8 @@ import { AppError } from '../../core/http/errors.js';
 import { users } from '../../core/tenancy/tenancy.table.js';
 import { claimAddressMailQuota, findUserByEmail, retireOneTimeTokens, type MailRequestOutcome, type UserRow } from './account.service.js';
 import { authLink, mailTimestamp, queueAuthMail } from './auth-mails.js';
+import { normalizeEmail } from './auth.schemas.js';
 import type { IdentityDeps } from './deps.js';
-import { accountKeyOfEmail } from './login.service.js';
 import { consumeOneTimeToken, findOneTimeToken, issueOneTimeToken } from './one-time-tokens.js';
 import { assertPasswordAcceptable } from './passwords.js';
 import { revokeUserSessions } from './sessions.js';
@@ -91,5 +91,5 @@ export async function resetPassword(deps: IdentityDeps, input: ResetPasswordInpu
     });
   });
   // The reset proves the person: failed sign-ins (perhaps why they reset) no longer lock them out.
-  await deps.attempts.forgive(`login:${accountKeyOfEmail(user.email)}`);
+  await deps.attempts.forgive(`login:${normalizeEmail(user.email)}`);
 }

@@ -5,7 +5,7 @@
  * token here only keeps the verified-token cache from holding a dead entry.
  */
 import { eq } from 'drizzle-orm';
-import { audit } from '../../core/audit/audit.js';
+import { audit, type RequestOrigin } from '../../core/audit/audit.js';
 import type { Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
 import type { Actor } from '../../core/http/request-context.js';
@@ -18,13 +18,6 @@ import { listOwnMemberships, presentUser } from './sign-in.js';
 import { InvalidTokenError } from './tokens.js';
 
 type SessionDeps = Pick<IdentityDeps, 'platform' | 'accessTokens' | 'lifetimes'>;
-
-/** Where a request came from, for audit rows (see `requestOrigin`). */
-export interface RequestOrigin {
-  ip: string;
-  userAgent: string | null;
-  requestId: string;
-}
 
 /** The caller of a `self` route: a person signed in through a session (never an API key). */
 export interface SignedInPerson {
