@@ -171,6 +171,14 @@ const variables = {
     description: 'Redis URL for shared rate-limit counters and caches. Unset: in-process memory.',
     parse: url('redis:', 'rediss:'),
   },
+  REDIS_KEY_PREFIX: {
+    description: 'Prefix of every key Atrium writes in Redis, so deployments (production, staging) can share one Redis without sharing counters.',
+    parse: (raw) => {
+      if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(raw)) throw new Error('must be 1-64 characters among letters, digits and : _ . -');
+      return raw;
+    },
+    default: 'atrium:',
+  },
   SMTP_URL: {
     description: 'SMTP URL for outgoing mail (smtp:// or smtps://). Unset: mail is kept in the database outbox (`atrium mail list`).',
     parse: url('smtp:', 'smtps:'),
@@ -270,6 +278,7 @@ export interface Config {
     migrateOnStart: boolean;
   };
   redisUrl?: string;
+  redisKeyPrefix: string;
   mail: { smtpUrl?: string; from: string };
   metricsToken?: string;
   worker: { inProcess: boolean; outboxPollMs: number };
@@ -341,6 +350,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       migrateOnStart: read('MIGRATE_ON_START'),
     },
     redisUrl: read('REDIS_URL'),
+    redisKeyPrefix: read('REDIS_KEY_PREFIX'),
     mail: { smtpUrl: read('SMTP_URL'), from: read('MAIL_FROM') },
     metricsToken: read('METRICS_TOKEN'),
     worker: { inProcess: read('RUN_WORKER'), outboxPollMs: read('OUTBOX_POLL_MS') },

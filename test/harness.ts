@@ -26,9 +26,22 @@ export interface AdminSql {
   query<T extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
 }
 
-/** Environment for a test app: the machine's env (DATABASE_URL, REDIS_URL) plus quiet defaults. */
+let appCounter = 0;
+
+/**
+ * Environment for a test app: the machine's env (DATABASE_URL, REDIS_URL) plus quiet defaults. Each app
+ * counts in Redis under its own key prefix, so rate limits and attempt counters never carry over from
+ * another test file or an earlier run (every injected request comes from the same address).
+ */
 export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
-  return loadConfig({ ...process.env, NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', RUN_WORKER: 'false', ...overrides });
+  return loadConfig({
+    ...process.env,
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    RUN_WORKER: 'false',
+    REDIS_KEY_PREFIX: `atrium-test:${process.pid}-${++appCounter}-${randomBytes(3).toString('hex')}:`,
+    ...overrides,
+  });
 }
 
 let databaseCounter = 0;

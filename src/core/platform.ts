@@ -78,7 +78,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       config,
       db,
       redis,
-      counters: createRateCounter(redis),
+      counters: createRateCounter(redis, { prefix: config.redisKeyPrefix }),
       jobs,
       events,
       logger,

@@ -131,7 +131,8 @@ describe('per-route rate limits', () => {
   describe.runIf(!!process.env.REDIS_URL)('with Redis', () => {
     let other: TestApp;
     beforeAll(async () => {
-      other = await createTestApp({}, { configure: addTestRoutes });
+      // The same key prefix, as two processes of one deployment have.
+      other = await createTestApp({ REDIS_KEY_PREFIX: t.config.redisKeyPrefix }, { configure: addTestRoutes });
     });
     afterAll(() => other?.close());
 
@@ -143,6 +144,19 @@ describe('per-route rate limits', () => {
       const response = await get(other.app, '/test/limited', ip);
       expect(response.statusCode).toBe(429);
       expect(response.json()).toMatchObject({ code: 'rate_limit.exceeded' });
+    });
+
+    it('keeps deployments with another REDIS_KEY_PREFIX apart', async () => {
+      const elsewhere = await createTestApp({}, { configure: addTestRoutes });
+      try {
+        expect(elsewhere.config.redisKeyPrefix).not.toBe(t.config.redisKeyPrefix);
+        const ip = randomIp();
+        for (let i = 0; i < 3; i++) expect((await get(t.app, '/test/limited', ip)).statusCode).toBe(200);
+        expect((await get(t.app, '/test/limited', ip)).statusCode).toBe(429);
+        expect((await get(elsewhere.app, '/test/limited', ip)).statusCode).toBe(200);
+      } finally {
+        await elsewhere.close();
+      }
     });
   });
 });
