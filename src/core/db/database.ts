@@ -44,7 +44,12 @@ export interface UnitOfWorkContext {
 
 /** Minimal executor for pg-boss and other raw-SQL consumers. */
 export interface SqlExecutor {
-  executeSql(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  /**
+   * `options.name` makes it a named prepared statement on PostgreSQL: parsed and planned once per
+   * connection, for the statements every request runs (authentication). The text must never vary under
+   * one name. PGlite ignores it.
+   */
+  executeSql(text: string, values?: unknown[], options?: { name?: string }): Promise<{ rows: Record<string, unknown>[] }>;
 }
 
 export interface PoolStats {
@@ -78,7 +83,10 @@ function lastRows(result: Rows | Rows[]): Rows {
 
 /** Raw SQL through a `pg` client or pool (multi-statement text allowed when there are no values). */
 export function pgExecutor(client: Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>): SqlExecutor {
-  return { executeSql: async (text, values) => lastRows((await client.query(text, values as unknown[])) as Rows | Rows[]) };
+  return {
+    executeSql: async (text, values, options) =>
+      lastRows((await (options?.name ? client.query({ name: options.name, text, values: values as unknown[] }) : client.query(text, values as unknown[]))) as Rows | Rows[]),
+  };
 }
 
 /** PGlite runs parameterised text with `query` and multi-statement text with `exec`. */

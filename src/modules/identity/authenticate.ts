@@ -91,7 +91,7 @@ function presentSignedIn(userId: string, tenantId: string | undefined, row: Sess
  */
 export async function authenticateToken(deps: { db: Database; accessTokens: AccessTokens }, token: string): Promise<{ actor: Actor; signedIn: SignedInView }> {
   const claims = await deps.accessTokens.verify(token);
-  const { rows } = await deps.db.executor.executeSql(SESSION_ACTOR_SQL, [claims.sid, claims.sub, claims.tid ?? null]);
+  const { rows } = await deps.db.executor.executeSql(SESSION_ACTOR_SQL, [claims.sid, claims.sub, claims.tid ?? null], { name: 'atrium_session_actor' });
   const row = rows[0] as SessionActorRow | undefined;
   if (!row) {
     deps.accessTokens.forget(claims.jti);
