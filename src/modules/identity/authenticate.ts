@@ -116,29 +116,35 @@ export const authenticatePlugin = fp(async function authenticate(app: FastifyIns
 
   // preValidation: after routing (so unknown routes stay 404 for everyone) and before the route guard's
   // preHandler and the per-actor rate limits.
-  app.addHook('preValidation', async (request) => {
+  // Callback-style hooks: a request without a bearer token (health checks, public routes) passes without
+  // allocating a promise.
+  app.addHook('preValidation', (request, _reply, done) => {
     const token = bearerToken(request);
-    if (token === null) return;
-    try {
-      const { actor, signedIn } = await authenticateToken(deps, token);
-      request.signedIn = signedIn;
-      setActor(request, actor);
-    } catch (error) {
-      // A public route serves anonymous callers; a bad token there is simply no credential.
-      if (error instanceof InvalidTokenError && request.routeOptions.config.public) return;
-      throw error;
-    }
+    if (token === null) return done();
+    authenticateToken(deps, token).then(
+      ({ actor, signedIn }) => {
+        request.signedIn = signedIn;
+        setActor(request, actor);
+        done();
+      },
+      (error: unknown) => {
+        // A public route serves anonymous callers; a bad token there is simply no credential.
+        if (error instanceof InvalidTokenError && request.routeOptions.config.public) return done();
+        done(error as Error);
+      },
+    );
   });
 
-  app.addHook('preHandler', async (request) => {
+  app.addHook('preHandler', (request, _reply, done) => {
     const { actor } = request;
     const permission = request.routeOptions.config.permission;
-    if (!actor || !permission || permission === SELF) return;
+    if (!actor || !permission || permission === SELF) return done();
     if (actor.tenantAccessRevoked) {
-      throw new AppError('auth.tenant_access_revoked', 'Your access to this tenant is no longer active; switch to another tenant.');
+      return done(new AppError('auth.tenant_access_revoked', 'Your access to this tenant is no longer active; switch to another tenant.'));
     }
     if (!actor.tenantId && actor.kind === 'user') {
-      throw new AppError('auth.tenant_access_revoked', 'This route acts in a tenant, and the credential names none.');
+      return done(new AppError('auth.tenant_access_revoked', 'This route acts in a tenant, and the credential names none.'));
     }
+    done();
   });
 });
