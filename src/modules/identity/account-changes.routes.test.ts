@@ -9,7 +9,7 @@ import { baseCases, securityMatrix } from '../../../test/security-matrix.js';
 import { bearer, createPerson, createTenantFor, signInAs, TEST_PASSWORD, type Person } from '../../../test/auth.js';
 import { CHANGE_EMAIL_MESSAGE } from './account.routes.js';
 import { ADDRESS_MAIL_CAP } from './account.service.js';
-import { clientIp, linkToken, MAX_FAILED_ATTEMPTS, problemOf, uniqueEmail, useAccountTestApp } from './account.testing.js';
+import { clientIp, linkToken, MAX_FAILED_ATTEMPTS, problemOf, uniqueEmail, useAccountTestApp } from '../../../test/account-flows.js';
 
 const kit = useAccountTestApp();
 const { post, login, whoamiStatus, mailTo, mailsTo, user } = kit;

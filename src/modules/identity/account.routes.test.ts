@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPerson, createTenantFor, signInAs, TEST_PASSWORD } from '../../../test/auth.js';
 import { ADDRESS_MAIL_CAP } from './account.service.js';
-import { clientIp, linkToken, MAX_FAILED_ATTEMPTS, problemOf, uniqueEmail, useAccountTestApp } from './account.testing.js';
+import { clientIp, linkToken, MAX_FAILED_ATTEMPTS, problemOf, uniqueEmail, useAccountTestApp } from '../../../test/account-flows.js';
 import { FORGOT_PASSWORD_MESSAGE, RESEND_VERIFICATION_MESSAGE } from './account.routes.js';
 
 const kit = useAccountTestApp();

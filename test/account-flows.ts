@@ -6,11 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { bearer } from '../../../test/auth.js';
-import { createTestApp, type TestApp } from '../../../test/harness.js';
-import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../../../test/smtp.js';
-import { settleAccountMailWork } from './account.routes.js';
-import { hashSecretToken } from './secrets.js';
+import { bearer } from './auth.js';
+import { createTestApp, type TestApp } from './harness.js';
+import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from './smtp.js';
+import { settleAccountMailWork } from '../src/modules/identity/account.routes.js';
+import { hashSecretToken } from '../src/modules/identity/secrets.js';
 
 export const AUTH = '/api/v1/auth';
 /** AUTH_MAX_FAILED_ATTEMPTS in these tests: low, so locks are reached quickly (delays start after 3). */
