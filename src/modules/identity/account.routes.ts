@@ -14,9 +14,9 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { problemResponse, standardErrors } from '../../core/http/schemas.js';
 import { limitPerIp } from '../../core/http/rate-limit.js';
-import { changePassword, requestEmailChange, type AccountActor, type MailRequestOutcome } from './account.service.js';
+import { changePassword, requestEmailChange, type MailRequestOutcome } from './account.service.js';
 import { EmailSchema, OpaqueTokenSchema, PasswordSchema } from './auth.schemas.js';
-import { SELF } from './authenticate.js';
+import { SELF, signedInPerson } from './authenticate.js';
 import type { IdentityDeps } from './deps.js';
 import { resendVerificationEmail, verifyEmail } from './email-verification.js';
 import { requestPasswordReset, resetPassword } from './password-reset.js';
@@ -86,7 +86,6 @@ export async function settleAccountMailWork(deps: IdentityDeps): Promise<void> {
   await afterResponseWork.get(deps)?.settle();
 }
 
-const actorOf = (request: { actor?: { userId?: string; sessionId?: string } }): AccountActor => ({ userId: request.actor!.userId!, sessionId: request.actor!.sessionId! });
 
 export async function accountRoutes(app: FastifyInstance, options: { deps: IdentityDeps }) {
   const { deps } = options;
@@ -213,7 +212,7 @@ export async function accountRoutes(app: FastifyInstance, options: { deps: Ident
       },
     },
     async (request, reply) => {
-      await changePassword(deps, actorOf(request), request.body, request.ip);
+      await changePassword(deps, signedInPerson(request.actor), request.body, request.ip);
       return reply.code(204).send();
     },
   );
@@ -242,7 +241,7 @@ export async function accountRoutes(app: FastifyInstance, options: { deps: Ident
       },
     },
     async (request, reply) => {
-      await requestEmailChange(deps, actorOf(request), request.body, request.ip);
+      await requestEmailChange(deps, signedInPerson(request.actor), request.body, request.ip);
       return reply.code(202).send({ message: CHANGE_EMAIL_MESSAGE });
     },
   );

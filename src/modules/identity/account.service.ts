@@ -13,6 +13,7 @@ import { AppError } from '../../core/http/errors.js';
 import { users } from '../../core/tenancy/tenancy.table.js';
 import { authLink, mailTimestamp, queueAuthMail } from './auth-mails.js';
 import { normalizeEmail } from './auth.schemas.js';
+import type { SignedInPerson } from './authenticate.js';
 import type { IdentityDeps } from './deps.js';
 import { oneTimeTokens, type OneTimeTokenPurpose } from './identity.table.js';
 import { issueOneTimeToken } from './one-time-tokens.js';
@@ -20,12 +21,6 @@ import { assertPasswordAcceptable } from './passwords.js';
 import { revokeUserSessions } from './sessions.js';
 
 export type UserRow = typeof users.$inferSelect;
-
-/** The signed-in caller of an account route. */
-export interface AccountActor {
-  userId: string;
-  sessionId: string;
-}
 
 /** Mails of one kind one address may receive per window, whoever asks: nobody can mail-bomb an inbox. */
 export const ADDRESS_MAIL_CAP = 5;
@@ -108,7 +103,7 @@ export interface ChangePasswordInput {
  * ends every other session of the person (the caller's stays signed in), retires outstanding reset links
  * and pending MFA sign-in steps (both were reached with the old password), and mails the person.
  */
-export async function changePassword(deps: IdentityDeps, actor: AccountActor, input: ChangePasswordInput, ip: string): Promise<void> {
+export async function changePassword(deps: IdentityDeps, actor: SignedInPerson, input: ChangePasswordInput, ip: string): Promise<void> {
   const user = await getActiveUser(deps, actor.userId);
   // The policy first: it is cheap, tells nothing about the current password, and spends no attempt.
   assertPasswordAcceptable(input.newPassword, { email: user.email, field: '/newPassword' });
@@ -147,7 +142,7 @@ export interface ChangeEmailInput {
  * address is verified by construction. The address is checked for being free only after the password
  * (it is an existence oracle otherwise) and again when the change completes.
  */
-export async function requestEmailChange(deps: IdentityDeps, actor: AccountActor, input: ChangeEmailInput, ip: string): Promise<void> {
+export async function requestEmailChange(deps: IdentityDeps, actor: SignedInPerson, input: ChangeEmailInput, ip: string): Promise<void> {
   const user = await getActiveUser(deps, actor.userId);
   if (normalizeEmail(input.newEmail) === normalizeEmail(user.email)) {
     throw new AppError('auth.email_unchanged', 'The new address is the address the account already has.', {

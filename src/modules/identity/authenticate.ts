@@ -49,6 +49,24 @@ declare module 'fastify' {
   }
 }
 
+/** The caller of a `self` route: a person signed in through a session (never an API key). */
+export interface SignedInPerson {
+  userId: string;
+  sessionId: string;
+  /** The access token's `jti`. */
+  tokenId?: string;
+  /** Set only while the token's membership and tenant are active. */
+  tenantId?: string;
+}
+
+/** The signed-in person behind `actor`; an API key (or anything without a session) is refused with 403. */
+export function signedInPerson(actor: Actor | undefined): SignedInPerson {
+  if (actor?.kind !== 'user' || !actor.userId || !actor.sessionId) {
+    throw new AppError('auth.forbidden', 'This route is about a signed-in person’s own account; it needs a user access token.');
+  }
+  return { userId: actor.userId, sessionId: actor.sessionId, tokenId: actor.tokenId, tenantId: actor.tenantId };
+}
+
 const SESSION_ACTOR_SQL = 'SELECT * FROM session_actor($1, $2, $3)';
 
 /** The bearer token of the request, or null when it carries none (any other scheme counts as none). */

@@ -6,10 +6,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { AppError } from '../../core/http/errors.js';
 import { problemResponse, standardErrors } from '../../core/http/schemas.js';
 import { PasswordSchema, TotpCodeSchema } from './auth.schemas.js';
-import { SELF } from './authenticate.js';
+import { SELF, signedInPerson } from './authenticate.js';
 import type { IdentityDeps } from './deps.js';
 import { disableTotp, enableTotp, regenerateRecoveryCodes, startTotpSetup, type MfaCaller } from './mfa.service.js';
 import { RECOVERY_CODE_COUNT } from './recovery-codes.js';
@@ -50,14 +49,8 @@ const security = [{ bearerAuth: [] }];
 /** Secrets (the TOTP secret, recovery codes) must not be kept by any cache (RFC 9111 §5.2.2.5). */
 const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
 
-/** The person behind a `self` route: a user signed in through a session (an API key has no MFA). */
-function callerOf(request: FastifyRequest): MfaCaller {
-  const actor = request.actor;
-  if (actor?.kind !== 'user' || !actor.userId || !actor.sessionId) {
-    throw new AppError('auth.unauthenticated', 'These routes manage a person’s own sign-in; sign in as that person.');
-  }
-  return { userId: actor.userId, sessionId: actor.sessionId, ip: request.ip };
-}
+/** The person behind a `self` route (an API key has no MFA: 403), and where they call from. */
+const callerOf = (request: FastifyRequest): MfaCaller => ({ ...signedInPerson(request.actor), ip: request.ip });
 
 export async function mfaRoutes(untyped: FastifyInstance, options: { deps: IdentityDeps }) {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();

@@ -13,7 +13,7 @@ import { baseCases, securityMatrix, sessionCases } from '../../../test/security-
 import { uuidv7 } from '../../core/db/ids.js';
 import { users } from '../../core/tenancy/tenancy.table.js';
 import { REFRESH_PER_IP_PER_MINUTE } from './session.routes.js';
-import { signedInPerson } from './session.service.js';
+import { signedInPerson } from './authenticate.js';
 
 const REFRESH_TTL = 300;
 const MAX_AGE = 3600;

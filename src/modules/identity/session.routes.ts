@@ -9,9 +9,9 @@ import { requestOrigin } from '../../core/audit/audit.js';
 import { limitPerIp } from '../../core/http/rate-limit.js';
 import { problemResponse, standardErrors } from '../../core/http/schemas.js';
 import { OpaqueTokenSchema } from './auth.schemas.js';
-import { SELF } from './authenticate.js';
+import { SELF, signedInPerson } from './authenticate.js';
 import type { IdentityDeps } from './deps.js';
-import { listOwnSessions, logout, logoutEverywhere, refreshSession, revokeOwnSession, signedInPerson, switchTenant } from './session.service.js';
+import { listOwnSessions, logout, logoutEverywhere, refreshSession, revokeOwnSession, switchTenant } from './session.service.js';
 
 /**
  * Refreshes per client address per minute. A client refreshes about once per access-token lifetime, so

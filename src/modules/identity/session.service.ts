@@ -8,10 +8,9 @@ import { eq } from 'drizzle-orm';
 import { audit, type RequestOrigin } from '../../core/audit/audit.js';
 import type { Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
-import type { Actor } from '../../core/http/request-context.js';
 import { users } from '../../core/tenancy/tenancy.table.js';
 import type { LoginResponse, TokenPair } from './auth.schemas.js';
-import type { SignedInView } from './authenticate.js';
+import type { SignedInPerson, SignedInView } from './authenticate.js';
 import type { IdentityDeps } from './deps.js';
 import { listSessions, moveSessionToTenant, revokeSession, revokeUserSessions, rotateRefreshToken } from './sessions.js';
 import { listOwnMemberships, presentUser } from './sign-in.js';
@@ -19,15 +18,6 @@ import { InvalidTokenError } from './tokens.js';
 
 type SessionDeps = Pick<IdentityDeps, 'platform' | 'accessTokens' | 'lifetimes'>;
 
-/** The caller of a `self` route: a person signed in through a session (never an API key). */
-export interface SignedInPerson {
-  userId: string;
-  sessionId: string;
-  /** The access token's `jti`. */
-  tokenId?: string;
-  /** Set only while the token's membership and tenant are active. */
-  tenantId?: string;
-}
 
 export interface SessionView {
   id: string;
@@ -41,13 +31,6 @@ export interface SessionView {
 /** GET /users/me: what authentication read about the person (see {@link SignedInView}). */
 export type MeView = SignedInView;
 
-/** The signed-in person behind `actor`; an API key (or anything without a session) is refused with 403. */
-export function signedInPerson(actor: Actor | undefined): SignedInPerson {
-  if (actor?.kind !== 'user' || !actor.userId || !actor.sessionId) {
-    throw new AppError('auth.forbidden', 'This route is about a signed-in person’s own account; it needs a user access token.');
-  }
-  return { userId: actor.userId, sessionId: actor.sessionId, tokenId: actor.tokenId, tenantId: actor.tenantId };
-}
 
 /** Audit rows live in a tenant: a session event is recorded in the tenant the person acts in, if any. */
 async function recordSessionEvent(tx: Tx, person: SignedInPerson, origin: RequestOrigin, action: string, target: { type: string; id: string }, after?: unknown) {

@@ -5,9 +5,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { problemResponse, standardErrors } from '../../core/http/schemas.js';
-import { SELF } from './authenticate.js';
+import { SELF, signedInPerson } from './authenticate.js';
 import type { IdentityDeps } from './deps.js';
-import { describeMe, signedInPerson } from './session.service.js';
+import { describeMe } from './session.service.js';
 
 const MeSchema = Type.Object(
   {
