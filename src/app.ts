@@ -19,6 +19,7 @@ import { createLogger } from './core/logger.js';
 import { openPlatform, type OpenPlatformOptions, type Platform } from './core/platform.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { identityModule } from './modules/identity/index.js';
+import { organizationModule } from './modules/organization/index.js';
 import { VERSION } from './version.js';
 
 declare module 'fastify' {
@@ -101,5 +102,6 @@ async function registerPlugins(app: FastifyInstance, config: Config, platform: P
     },
   });
   await app.register(identityModule, { config });
+  await app.register(organizationModule, { config });
 
 }

@@ -23,6 +23,8 @@ export const errorCatalog = {
   'auth.forbidden': { status: 403, title: 'Forbidden' },
   'auth.email_not_verified': { status: 403, title: 'Email address not verified' },
   'auth.tenant_access_revoked': { status: 403, title: 'No active access to this tenant' },
+  'auth.mfa_enrollment_required': { status: 403, title: 'Two-factor authentication required by the tenant' },
+  'store.access_denied': { status: 403, title: 'Store access denied' },
   'tenant.not_found': { status: 404, title: 'Tenant not found' },
   'auth.email_taken': { status: 409, title: 'Email already registered' },
   'auth.already_bootstrapped': { status: 409, title: 'Already bootstrapped' },

@@ -47,6 +47,9 @@ export interface Actor {
   platformRole?: 'platform_admin' | 'platform_operator';
   /** Whether the session's sign-in presented a second factor. */
   mfaVerified?: boolean;
+  /** The store context (X-Store-ID), once accepted for this actor; and their role in that store, if assigned. */
+  storeId?: string;
+  storeRole?: 'store_manager' | 'store_staff';
   /** Why a tenant named by the credential is not usable: a tenant-scoped route answers 403 for it. */
   tenantAccessRevoked?: 'membership_inactive' | 'tenant_suspended' | 'tenant_closed';
 }

@@ -4,9 +4,11 @@
  * `tenant_isolation`.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, check, foreignKey, index, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, foreignKey, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, tenantIdColumn, updatedAt } from '../db/columns.js';
 import { RESERVED_SLUGS } from './slug.js';
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 export const tenantStatuses = ['active', 'suspended', 'closed'] as const;
 export type TenantStatus = (typeof tenantStatuses)[number];
@@ -18,11 +20,18 @@ export const tenants = pgTable(
     name: text('name').notNull(),
     slug: text('slug').notNull(),
     status: text('status', { enum: tenantStatuses }).notNull().default('active'),
+    /** Validated by the organization module (TenantSettings); missing keys take their defaults. */
+    settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
+    /** Why the platform suspended the tenant (shown to its members). */
+    suspendedReason: text('suspended_reason'),
+    /** When the tenant was closed; it is restorable until the purge job removes it. */
+    closedAt: timestamptz('closed_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex('tenants_slug_key').on(t.slug),
+    check('tenants_closed_at_check', sql`(${t.status} = 'closed') = (${t.closedAt} is not null)`),
     check('tenants_status_check', sql`${t.status} in ('active', 'suspended', 'closed')`),
     check('tenants_slug_format', sql`${t.slug} ~ '^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$' and position('--' in ${t.slug}) = 0`),
     check('tenants_slug_not_reserved', sql.raw(`slug not in (${RESERVED_SLUGS.map((s) => `'${s}'`).join(', ')})`)),
@@ -36,7 +45,6 @@ export const userStatuses = ['active', 'disabled'] as const;
 export const platformRoles = ['platform_admin', 'platform_operator'] as const;
 export type PlatformRole = (typeof platformRoles)[number];
 
-const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /** Global identity: one person, many memberships. No tenant_id (DESIGN §5). */
 export const users = pgTable(
@@ -58,6 +66,10 @@ export const users = pgTable(
     /** The tenant the person last acted in (a reference from a global table, so not named tenant_id). */
     lastTenantId: uuid('last_tenant_id').references(() => tenants.id, { onDelete: 'set null' }),
     platformRole: text('platform_role', { enum: platformRoles }),
+    /** Profile: BCP 47 locale, IANA time zone, phone (E.164). */
+    locale: text('locale'),
+    timezone: text('timezone'),
+    phone: text('phone'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -84,6 +96,8 @@ export const memberships = pgTable(
     userId: uuid('user_id').notNull(),
     status: text('status', { enum: membershipStatuses }).notNull().default('active'),
     role: text('role', { enum: membershipRoles }).notNull().default('member'),
+    /** The person's job title in this tenant. */
+    title: text('title'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

@@ -5,15 +5,20 @@
  * process.
  *
  * Routes declare `permission: 'self'` when any signed-in person may call them about their own account
- * (sessions, MFA, profile); every other permission is tenant-scoped, and answers 403
- * `auth.tenant_access_revoked` when the token's membership or tenant is no longer active.
+ * (sessions, MFA, profile). Every other permission is tenant-scoped and checked here, in this order:
+ * the membership and tenant are active (403 `auth.tenant_access_revoked`), the tenant's MFA requirement
+ * is met (403 `auth.mfa_enrollment_required`), the member's role holds the permission (403
+ * `auth.forbidden`), and the store named by `X-Store-ID`, if any, is one the member may act in (403
+ * `store.access_denied`). The same statement also enforces the tenant's session lifetime.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Database } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
 import { setActor, type Actor } from '../../core/http/request-context.js';
+import { isUuid } from '../../core/db/ids.js';
 import type { TenantView, UserView } from './auth.schemas.js';
+import { hasTenantWideAccess, roleHasPermission } from './permissions.js';
 import { InvalidTokenError, type AccessTokens } from './tokens.js';
 
 /** The permission of routes about the caller's own account: any signed-in person holds it. */
@@ -25,21 +30,32 @@ interface SessionActorRow {
   email_verified_at: Date | null;
   totp_enabled_at: Date | null;
   created_at: Date;
+  locale: string | null;
+  timezone: string | null;
+  phone: string | null;
   platform_role: Actor['platformRole'] | null;
   mfa_verified: boolean;
+  session_created_at: Date;
   membership_status: 'active' | 'deactivated' | null;
   membership_role: Actor['role'] | null;
+  membership_title: string | null;
   tenant_name: string | null;
   tenant_slug: string | null;
   tenant_status: TenantView['status'] | null;
+  tenant_settings: { security?: { mfaRequired?: boolean; sessionMaxAgeMinutes?: number | null } } | null;
+  store_exists: boolean;
+  store_role: Actor['storeRole'] | null;
 }
 
 /** The person behind a verified session, as the authentication statement read them. */
 export interface SignedInView {
   user: UserView;
-  /** The token's tenant and the person's membership there (null when the token names none). */
+  profile: { locale: string | null; timezone: string | null; phone: string | null };
+  /** The token's tenant and the person's membership there (null when the token names none or may not act there). */
   tenant: TenantView | null;
-  membership: { role: NonNullable<Actor['role']>; status: 'active' | 'deactivated' } | null;
+  membership: { role: NonNullable<Actor['role']>; status: 'active' | 'deactivated'; title: string | null } | null;
+  /** The tenant requires MFA and the person has none: only `self` routes (enrolment) work. */
+  mfaEnrollmentRequired: boolean;
 }
 
 declare module 'fastify' {
@@ -67,7 +83,17 @@ export function signedInPerson(actor: Actor | undefined): SignedInPerson {
   return { userId: actor.userId, sessionId: actor.sessionId, tokenId: actor.tokenId, tenantId: actor.tenantId };
 }
 
-const SESSION_ACTOR_SQL = 'SELECT * FROM session_actor($1, $2, $3)';
+const SESSION_ACTOR_SQL = 'SELECT * FROM session_actor($1, $2, $3, $4)';
+
+/** The store context a request asks for: a UUID in `X-Store-ID`, or null. */
+export function requestedStoreId(request: FastifyRequest): string | null {
+  const header = request.headers['x-store-id'];
+  if (header === undefined || header === '') return null;
+  if (typeof header !== 'string' || !isUuid(header)) {
+    throw new AppError('request.invalid_header', 'X-Store-ID must be the id (a UUID) of one of your stores.');
+  }
+  return header.toLowerCase();
+}
 
 /** The bearer token of the request, or null when it carries none (any other scheme counts as none). */
 export function bearerToken(request: FastifyRequest): string | null {
@@ -98,23 +124,37 @@ function presentSignedIn(userId: string, tenantId: string | undefined, row: Sess
       platformRole: row.platform_role ?? null,
       createdAt: timestamp(row.created_at),
     },
+    profile: { locale: row.locale, timezone: row.timezone, phone: row.phone },
     tenant: usable ? { id: tenantId, name: row.tenant_name!, slug: row.tenant_slug!, status: row.tenant_status! } : null,
-    membership: usable ? { role: row.membership_role!, status: row.membership_status! } : null,
+    membership: usable ? { role: row.membership_role!, status: row.membership_status!, title: row.membership_title } : null,
+    mfaEnrollmentRequired: usable && row.tenant_settings?.security?.mfaRequired === true && row.totp_enabled_at === null,
   };
+}
+
+/** Whether the tenant's `security.sessionMaxAgeMinutes` has run out for a session opened at `createdAt`. */
+function outlivedTenantPolicy(row: SessionActorRow, now: number): boolean {
+  const maxAgeMinutes = row.tenant_settings?.security?.sessionMaxAgeMinutes;
+  return typeof maxAgeMinutes === 'number' && new Date(row.session_created_at).getTime() + maxAgeMinutes * 60_000 <= now;
 }
 
 /**
  * Verifies a bearer token and its session in one statement: the actor and the person as read, or an
- * `InvalidTokenError` (401).
+ * `InvalidTokenError` (401). `storeId` is the store context asked for (X-Store-ID).
  */
-export async function authenticateToken(deps: { db: Database; accessTokens: AccessTokens }, token: string): Promise<{ actor: Actor; signedIn: SignedInView }> {
+export async function authenticateToken(
+  deps: { db: Database; accessTokens: AccessTokens },
+  token: string,
+  storeId: string | null = null,
+): Promise<{ actor: Actor; signedIn: SignedInView }> {
   const claims = await deps.accessTokens.verify(token);
-  const { rows } = await deps.db.executor.executeSql(SESSION_ACTOR_SQL, [claims.sid, claims.sub, claims.tid ?? null], { name: 'atrium_session_actor' });
+  const { rows } = await deps.db.executor.executeSql(SESSION_ACTOR_SQL, [claims.sid, claims.sub, claims.tid ?? null, storeId], { name: 'atrium_session_actor' });
   const row = rows[0] as SessionActorRow | undefined;
   if (!row) {
     deps.accessTokens.forget(claims.jti);
     throw new InvalidTokenError('session ended');
   }
+  // The tenant's own, shorter session lifetime: the session is over for this tenant (sign in again).
+  if (claims.tid && outlivedTenantPolicy(row, Date.now())) throw new InvalidTokenError('session older than the tenant allows');
   const actor: Actor = { kind: 'user', userId: claims.sub, sessionId: claims.sid, tokenId: claims.jti, mfaVerified: row.mfa_verified };
   if (row.platform_role) actor.platformRole = row.platform_role;
   if (claims.tid) {
@@ -123,6 +163,11 @@ export async function authenticateToken(deps: { db: Database; accessTokens: Acce
     else {
       actor.tenantId = claims.tid;
       if (row.membership_role) actor.role = row.membership_role;
+      // The store context is accepted for tenant-wide roles and for the store's own people.
+      if (storeId && row.store_exists && (row.store_role || (actor.role && hasTenantWideAccess(actor.role)))) {
+        actor.storeId = storeId;
+        if (row.store_role) actor.storeRole = row.store_role;
+      }
     }
   }
   return { actor, signedIn: presentSignedIn(claims.sub, claims.tid, row) };
@@ -139,7 +184,13 @@ export const authenticatePlugin = fp(async function authenticate(app: FastifyIns
   app.addHook('preValidation', (request, _reply, done) => {
     const token = bearerToken(request);
     if (token === null) return done();
-    authenticateToken(deps, token).then(
+    let storeId: string | null;
+    try {
+      storeId = request.routeOptions.config.permission && request.routeOptions.config.permission !== SELF ? requestedStoreId(request) : null;
+    } catch (error) {
+      return done(error as Error);
+    }
+    authenticateToken(deps, token, storeId).then(
       ({ actor, signedIn }) => {
         request.signedIn = signedIn;
         setActor(request, actor);
@@ -162,6 +213,15 @@ export const authenticatePlugin = fp(async function authenticate(app: FastifyIns
     }
     if (!actor.tenantId && actor.kind === 'user') {
       return done(new AppError('auth.tenant_access_revoked', 'This route acts in a tenant, and the credential names none.'));
+    }
+    if (request.signedIn?.mfaEnrollmentRequired) {
+      return done(new AppError('auth.mfa_enrollment_required', 'This tenant requires two-factor authentication: set it up (POST /api/v1/auth/mfa/totp/setup) before anything else.'));
+    }
+    if (actor.role && !roleHasPermission(actor.role, permission)) {
+      return done(new AppError('auth.forbidden', `Your role in this tenant does not allow this (${permission}).`));
+    }
+    if (request.headers['x-store-id'] && !actor.storeId) {
+      return done(new AppError('store.access_denied', 'You may not act in that store (X-Store-ID): it is not one of the stores you are assigned to.'));
     }
     done();
   });

@@ -72,7 +72,7 @@ describe('GET /users/me', () => {
       expect(transaction).not.toHaveBeenCalled();
       expect(statement).toHaveBeenCalledTimes(1);
       expect(statement.mock.calls[0]![0]).toMatch(/session_actor/);
-      expect(statement.mock.calls[0]![1]).toEqual([expect.any(String), person.id, tenant.id]);
+      expect(statement.mock.calls[0]![1]).toEqual([expect.any(String), person.id, tenant.id, null]);
     } finally {
       transaction.mockRestore();
       statement.mockRestore();

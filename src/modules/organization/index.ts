@@ -1,0 +1,23 @@
+/**
+ * The organization module's public face: the tenant itself (profile, settings, ownership, closure), its
+ * members and invitations, and its stores with the store context. Builds on identity (sessions, the
+ * signed-in person, sign-in) through identity's index only.
+ */
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Config } from '../../config.js';
+import type { OrganizationDeps } from './deps.js';
+import { invitationRoutes } from './invitations.routes.js';
+import { memberRoutes } from './members.routes.js';
+import { storeRoutes } from './stores.routes.js';
+import { tenantRoutes } from './tenants.routes.js';
+
+export type { OrganizationDeps } from './deps.js';
+
+export const organizationModule = fp(async function organization(app: FastifyInstance, options: { config: Config }) {
+  const deps: OrganizationDeps = { config: options.config, platform: app.platform, identity: app.identity };
+  await app.register(tenantRoutes, { prefix: '/api/v1/tenants', deps });
+  await app.register(memberRoutes, { prefix: '/api/v1/users', deps });
+  await app.register(invitationRoutes, { prefix: '/api/v1', deps });
+  await app.register(storeRoutes, { prefix: '/api/v1/stores', deps });
+});
