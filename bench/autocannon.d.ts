@@ -14,6 +14,23 @@ declare module 'autocannon' {
       body?: string;
       /** Called once per connection: per-connection headers and body (e.g. one account per connection). */
       setupClient?: (client: Client) => void;
+      /**
+       * The sequence each connection loops over; a request with `setupRequest` is rebuilt before every
+       * send (e.g. a distinct body per request). Unset fields fall back to the options above.
+       */
+      requests?: RequestTemplate[];
+    }
+
+    interface RequestData {
+      method: string;
+      path: string;
+      headers: Record<string, string>;
+      body?: string | Buffer;
+    }
+
+    interface RequestTemplate extends Partial<RequestData> {
+      /** Returns the request to send (falsy: start over from the first request of the sequence). */
+      setupRequest?: (request: RequestData, context: Record<string, unknown>) => RequestData | null;
     }
 
     interface Client {

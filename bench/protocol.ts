@@ -1,6 +1,19 @@
 /** What bench/run.ts and its target processes (bench/targets.ts) say to each other over IPC. */
 
-export const TARGETS = ['hello', 'health', 'tenant-read', 'raw-read', 'naive-read', 'argon2', 'login', 'users-me'] as const;
+export const TARGETS = [
+  'hello',
+  'health',
+  'tenant-read',
+  'raw-read',
+  'naive-read',
+  'argon2',
+  'login',
+  'users-me',
+  'users-list-1t',
+  'users-list-10kt',
+  'stores-raw',
+  'stores-create',
+] as const;
 
 /** The password of the benchmark's sign-in accounts (and the one the argon2 ceiling verifies). */
 export const BENCH_PASSWORD = 'Bench-password-for-atrium-41';

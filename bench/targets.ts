@@ -16,6 +16,13 @@
  *                (PASSWORD_HASH_CONCURRENCY): the ceiling for login.
  *   login        Atrium serving POST /api/v1/auth/login (a right password; one account per connection).
  *   users-me     Atrium serving GET /api/v1/users/me with a bearer token (an authenticated read).
+ *   users-list-1t, users-list-10kt
+ *                Atrium serving GET /api/v1/users?limit=20 as the owner of a tenant of 1,000 members; the
+ *                parent points each at its own database (1 tenant, or 10,000 more tenants beside it).
+ *   stores-create  Atrium serving POST /api/v1/stores (store row + audit row + outbox event).
+ *   stores-raw   Atrium: POST /bench/stores-raw/:tenantId/:userId — the same three inserts in one
+ *                transaction on a plain pg pool (superuser login: no role, no context, no RLS checks), no
+ *                validation, no authentication: the ceiling for stores-create.
  *
  * Every Atrium target registers all bench routes, so the processes are identical but for the route
  * under load. Protocol with the parent (IPC): the child sends { type: 'ready', port } once listening;
@@ -28,6 +35,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { uuidv7 } from '../src/core/db/ids.js';
 import { appConnectionString } from '../src/core/db/open.js';
 import { memberships } from '../src/core/tenancy/tenancy.table.js';
 import { createPasswordHasher } from '../src/modules/identity/passwords.js';
@@ -53,6 +61,60 @@ function selectMemberships(db: Pick<ReturnType<typeof drizzle>, 'select'>, tenan
     .select({ userId: memberships.userId, status: memberships.status, createdAt: memberships.createdAt })
     .from(memberships)
     .where(eq(memberships.tenantId, tenantId));
+}
+
+/** The body POST /api/v1/stores takes; stores-raw stores the same fields. */
+interface StoreBody {
+  name: string;
+  code: string;
+  address?: Record<string, string>;
+  phone?: string;
+  email?: string;
+  timezone?: string;
+  isHeadquarters?: boolean;
+}
+
+const INSERT_STORE = `
+  INSERT INTO stores (tenant_id, id, name, code, address, phone, email, timezone, is_headquarters)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+  RETURNING id, name, code, address, phone, email, timezone, is_headquarters AS "isHeadquarters",
+            created_at AS "createdAt", updated_at AS "updatedAt", deleted_at AS "deletedAt"`;
+const INSERT_AUDIT = `
+  INSERT INTO audit_events (tenant_id, id, actor_type, actor_id, action, target_type, target_id, after, ip, user_agent, request_id)
+  VALUES ($1, $2, 'user', $3, 'store.created', 'store', $4, $5, $6, $7, $8)`;
+const INSERT_EVENT = `INSERT INTO outbox_events (tenant_id, id, type, payload) VALUES ($1, $2, 'store.created', $3)`;
+
+/**
+ * The ceiling for POST /api/v1/stores: the rows the stores service writes (the store, its audit row with
+ * the new store as `after`, the `store.created` outbox event), as a hand-written transaction would:
+ * BEGIN, three parameterised INSERTs, COMMIT on one pooled connection.
+ */
+async function insertStoreRaw(pool: pg.Pool, tenantId: string, userId: string, body: StoreBody, origin: { ip: string; userAgent: string | null; requestId: string }) {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ id: string }>(INSERT_STORE, [
+      tenantId,
+      uuidv7(),
+      body.name,
+      body.code,
+      JSON.stringify(body.address ?? {}),
+      body.phone ?? null,
+      body.email ?? null,
+      body.timezone ?? null,
+      body.isHeadquarters ?? false,
+    ]);
+    const store = rows[0]!;
+    await client.query(INSERT_AUDIT, [tenantId, uuidv7(), userId, store.id, JSON.stringify(store), origin.ip, origin.userAgent, origin.requestId]);
+    await client.query(INSERT_EVENT, [tenantId, uuidv7(), JSON.stringify({ store })]);
+    await client.query('COMMIT');
+    return store;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }
 
 async function helloWorld(): Promise<FastifyInstance> {
@@ -97,8 +159,22 @@ async function atrium(): Promise<{ app: FastifyInstance; pools: pg.Pool[] }> {
   const naive = drizzle(appPool);
 
   const params = { type: 'object', properties: { tenantId: { type: 'string', format: 'uuid' } }, required: ['tenantId'] } as const;
+  const storeParams = {
+    type: 'object',
+    properties: { tenantId: { type: 'string', format: 'uuid' }, userId: { type: 'string', format: 'uuid' } },
+    required: ['tenantId', 'userId'],
+  } as const;
   await app.register(async (scope) => {
     const options = { config: { public: true }, schema: { hide: true, params } };
+    scope.post<{ Params: { tenantId: string; userId: string }; Body: StoreBody }>(
+      '/bench/stores-raw/:tenantId/:userId',
+      { config: { public: true, idempotency: false }, schema: { hide: true, params: storeParams } },
+      async (request, reply) => {
+        const userAgent = request.headers['user-agent'];
+        const origin = { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : null, requestId: request.id };
+        return reply.code(201).send(await insertStoreRaw(rawPool, request.params.tenantId, request.params.userId, request.body, origin));
+      },
+    );
     scope.get<{ Params: { tenantId: string } }>('/bench/tenant-read/:tenantId', options, async (request) =>
       app.platform.db.withTenant(request.params.tenantId, (tx) => selectMemberships(tx, request.params.tenantId)),
     );

@@ -19,7 +19,7 @@ import { createLogger } from './core/logger.js';
 import { openPlatform, type OpenPlatformOptions, type Platform } from './core/platform.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { identityModule } from './modules/identity/index.js';
-import { organizationModule } from './modules/organization/index.js';
+import { organizationModule, startOrganizationWorkers } from './modules/organization/index.js';
 import { VERSION } from './version.js';
 
 declare module 'fastify' {
@@ -104,4 +104,14 @@ async function registerPlugins(app: FastifyInstance, config: Config, platform: P
   await app.register(identityModule, { config });
   await app.register(organizationModule, { config });
 
+}
+
+/**
+ * Starts the background work of a worker process (`atrium worker`, or `atrium serve` with RUN_WORKER):
+ * the platform's (mail, outbox relay, idempotency purge), then the modules' (tenant purge). Here beside
+ * the module list, because a worker process runs modules' jobs without building the HTTP app.
+ */
+export async function startWorkers(platform: Platform): Promise<void> {
+  await platform.startWorker();
+  await startOrganizationWorkers(platform);
 }

@@ -196,6 +196,11 @@ const variables = {
   SHUTDOWN_TIMEOUT_MS: { description: 'How long graceful shutdown waits for in-flight work before exiting.', parse: integer(0, 600000), default: '10000' },
   IDEMPOTENCY_TTL_HOURS: { description: 'How long Idempotency-Key outcomes are kept and replayed.', parse: integer(1, 24 * 30), default: '24' },
   OUTBOX_POLL_MS: { description: 'How often the outbox relay looks for unpublished domain events.', parse: integer(10, 600000), default: '1000' },
+  TENANT_RESTORE_DAYS: {
+    description: 'How many days a closed tenant can be restored by a platform administrator; after that a job deletes the tenant and all its data.',
+    parse: integer(1, 3650),
+    default: '30',
+  },
   AUTH_KEY_ENCRYPTION_KEY: {
     description:
       'Encrypts the token signing keys stored in the database (AES-256-GCM): 32 bytes as 64 hex digits or base64, or any secret of at least 32 characters (HKDF-SHA256 derives the key). Required in production. Unset in development/test: a fixed, publicly known dev-only key is used, which protects nothing.',
@@ -283,6 +288,10 @@ export interface Config {
   metricsToken?: string;
   worker: { inProcess: boolean; outboxPollMs: number };
   idempotencyTtlHours: number;
+  tenants: {
+    /** Days a closed tenant stays restorable before the purge job deletes it. */
+    restoreDays: number;
+  };
   auth: {
     /** Secret that encrypts signing keys at rest (see AUTH_KEY_ENCRYPTION_KEY). */
     keyEncryptionKey: string;
@@ -355,6 +364,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: read('METRICS_TOKEN'),
     worker: { inProcess: read('RUN_WORKER'), outboxPollMs: read('OUTBOX_POLL_MS') },
     idempotencyTtlHours: read('IDEMPOTENCY_TTL_HOURS'),
+    tenants: { restoreDays: read('TENANT_RESTORE_DAYS') },
     auth: {
       keyEncryptionKey: read('AUTH_KEY_ENCRYPTION_KEY') ?? DEV_KEY_ENCRYPTION_KEY,
       // Filled from PUBLIC_URL below when unset (reading PUBLIC_URL twice would report it twice).

@@ -3,7 +3,7 @@
  * let in-flight requests and jobs finish (bounded by SHUTDOWN_TIMEOUT_MS), close pools, exit 0.
  */
 import type { Logger } from 'pino';
-import { buildApp } from './app.js';
+import { buildApp, startWorkers } from './app.js';
 import { createLogger } from './core/logger.js';
 import type { Config } from './config.js';
 import { openPlatform } from './core/platform.js';
@@ -38,7 +38,7 @@ function onShutdownSignal(logger: Logger, timeoutMs: number, stop: () => Promise
 export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config);
   const app = await buildApp(config, { logger });
-  if (config.worker.inProcess) await app.platform.startWorker();
+  if (config.worker.inProcess) await startWorkers(app.platform);
   onShutdownSignal(logger, config.http.shutdownTimeoutMs, () => app.close());
   await app.listen({ host: config.http.host, port: config.http.port });
   const mode = config.database.url ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`;
@@ -49,7 +49,7 @@ export async function serve(config: Config): Promise<void> {
 export async function work(config: Config): Promise<void> {
   const logger = createLogger(config);
   const platform = await openPlatform({ ...config, worker: { ...config.worker, inProcess: true } }, { logger });
-  await platform.startWorker();
+  await startWorkers(platform);
   onShutdownSignal(logger, config.http.shutdownTimeoutMs, () => platform.close());
   logger.info('Atrium worker started');
 }

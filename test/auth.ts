@@ -2,10 +2,12 @@
  * Identity fixtures: people with a known password, and signed-in sessions opened directly (the same
  * `signIn` the routes use), so a test about sessions or tenants does not depend on the login route.
  */
+import { and, eq, isNull } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { uuidv7 } from '../src/core/db/ids.js';
 import { memberships, tenants, users, type MembershipRole } from '../src/core/tenancy/tenancy.table.js';
+import { storeMembers, stores, type StoreRole } from '../src/modules/organization/organization.table.js';
 import type { LoginResponse } from '../src/modules/identity/auth.schemas.js';
 import { signIn } from '../src/modules/identity/sign-in.js';
 
@@ -76,4 +78,42 @@ export async function signInAs(app: FastifyInstance, person: Pick<Person, 'id'>,
   return app.platform.db.transaction({ userId: person.id }, (tx) =>
     signIn(tx, app.identity, { userId: person.id, tenantId, mfaVerified: false, ip: '127.0.0.1', userAgent: 'vitest' }),
   );
+}
+
+export interface TestStore {
+  id: string;
+  name: string;
+  code: string;
+  isHeadquarters: boolean;
+}
+
+/**
+ * A store of `tenantId`, written directly (not through the route). It is the headquarters when the tenant
+ * has no live one yet, as the service would decide, unless `isHeadquarters` says otherwise.
+ */
+export async function createStore(
+  app: FastifyInstance,
+  tenantId: string,
+  options: { id?: string; name?: string; code?: string; isHeadquarters?: boolean; deleted?: boolean } = {},
+): Promise<TestStore> {
+  const suffix = randomBytes(4).toString('hex');
+  return app.platform.db.withTenant(tenantId, async (tx) => {
+    const [headquarters] = await tx
+      .select({ id: stores.id })
+      .from(stores)
+      .where(and(eq(stores.tenantId, tenantId), eq(stores.isHeadquarters, true), isNull(stores.deletedAt)));
+    const store = {
+      id: options.id ?? uuidv7(),
+      name: options.name ?? `Store ${suffix}`,
+      code: options.code ?? `S-${suffix}`,
+      isHeadquarters: options.isHeadquarters ?? (headquarters === undefined && !options.deleted),
+    };
+    await tx.insert(stores).values({ tenantId, ...store, deletedAt: options.deleted ? new Date() : null });
+    return store;
+  });
+}
+
+/** Assigns `person` (a member of the tenant) to a store. */
+export async function assignToStore(app: FastifyInstance, tenantId: string, storeId: string, person: Pick<Person, 'id'>, role: StoreRole = 'store_staff') {
+  await app.platform.db.withTenant(tenantId, (tx) => tx.insert(storeMembers).values({ tenantId, storeId, userId: person.id, role }));
 }

@@ -4,14 +4,15 @@
  * deactivated member, a revoked API key — must get the expected status, and no row of the victim tenant
  * may change. Later issues add the credential-dependent cases through `cases`.
  */
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { SignJWT } from 'jose';
 import { expect, it } from 'vitest';
 import { uuidv7 } from '../src/core/db/ids.js';
-import { users } from '../src/core/tenancy/tenancy.table.js';
+import type { Tx } from '../src/core/db/database.js';
+import { memberships, tenants, users, type MembershipRole } from '../src/core/tenancy/tenancy.table.js';
 import { sessions } from '../src/modules/identity/identity.table.js';
-import { bearer, createPerson, createTenantFor, signInAs } from './auth.js';
+import { addMembership, bearer, createPerson, createTenantFor, signInAs } from './auth.js';
 import type { AdminSql } from './harness.js';
 
 export interface RouteUnderTest {
@@ -97,6 +98,66 @@ export function sessionCases(getApp: () => FastifyInstance): MatrixCase[] {
       code: 'auth.unauthenticated',
     },
   ];
+}
+
+/** A signed-in member of a fresh tenant (owned by someone else), with their membership and tenant ids. */
+async function signedInMember(app: FastifyInstance, role: MembershipRole) {
+  const owner = await createPerson(app);
+  const tenant = await createTenantFor(app, owner);
+  const person = role === 'owner' ? owner : await createPerson(app);
+  if (role !== 'owner') await addMembership(app, tenant.id, person, role);
+  const login = await signInAs(app, person, tenant.id);
+  return { person, tenant, login };
+}
+
+/**
+ * Cases every tenant-scoped route (a `permission` other than `self`) must pass: a member whose role lacks
+ * the permission (403 `auth.forbidden`, when `lacking` names such a role), and a token whose membership
+ * was deactivated, whose tenant was suspended, or whose tenant was closed (403
+ * `auth.tenant_access_revoked`) — each changed after the token was issued, so access ends at once.
+ */
+export function tenantCases(getApp: () => FastifyInstance, options: { lacking?: Exclude<MembershipRole, 'owner'> } = {}): MatrixCase[] {
+  const revoked = (name: string, role: MembershipRole, change: (tx: Tx, tenantId: string, userId: string) => Promise<unknown>): MatrixCase => ({
+    name,
+    headers: async () => {
+      const app = getApp();
+      const { person, tenant, login } = await signedInMember(app, role);
+      await app.platform.db.withTenant(tenant.id, (tx) => change(tx, tenant.id, person.id));
+      return bearer(login.accessToken);
+    },
+    status: 403,
+    code: 'auth.tenant_access_revoked',
+  });
+  const cases: MatrixCase[] = [
+    revoked('deactivated member', 'admin', (tx, tenantId, userId) =>
+      tx.update(memberships).set({ status: 'deactivated' }).where(and(eq(memberships.tenantId, tenantId), eq(memberships.userId, userId))),
+    ),
+    revoked('suspended tenant', 'owner', (tx, tenantId) => tx.update(tenants).set({ status: 'suspended', suspendedReason: 'test' }).where(eq(tenants.id, tenantId))),
+    revoked('closed tenant', 'owner', (tx, tenantId) => tx.update(tenants).set({ status: 'closed', closedAt: new Date() }).where(eq(tenants.id, tenantId))),
+  ];
+  const { lacking } = options;
+  if (lacking) {
+    cases.unshift({
+      name: `${lacking} without the permission`,
+      headers: async () => bearer((await signedInMember(getApp(), lacking)).login.accessToken),
+      status: 403,
+      code: 'auth.forbidden',
+    });
+  }
+  return cases;
+}
+
+/**
+ * The case of a route whose path names a resource of the victim tenant: the owner of another tenant gets
+ * the 404 `code` an unknown id gets (never 403: no existence oracle).
+ */
+export function otherTenantCase(getApp: () => FastifyInstance, code: string): MatrixCase {
+  return {
+    name: 'owner of another tenant (id of the victim tenant in the path)',
+    headers: async () => bearer((await signedInMember(getApp(), 'owner')).login.accessToken),
+    status: 404,
+    code,
+  };
 }
 
 /**

@@ -28,7 +28,10 @@ export const openApiPlugin = fp(async function openApi(app: FastifyInstance, opt
         { name: 'health', description: 'Liveness and readiness probes.' },
         { name: 'system', description: 'Metrics and API description.' },
         { name: 'auth', description: 'Sign-up, sign-in, sessions, tokens, MFA and the email flows; the keys that verify tokens.' },
+        { name: 'tenants', description: 'The tenant itself: its profile, settings, ownership, members leaving it, and closing it.' },
         { name: 'users', description: 'People: the signed-in person and the members of a tenant.' },
+        { name: 'invitations', description: 'Invitations to join a tenant: sending, listing, resending and revoking them (accepting is under auth).' },
+        { name: 'stores', description: 'Stores (branches, locations) of a tenant, who works in each, and their settings.' },
       ],
       components: {
         securitySchemes: {

@@ -54,6 +54,8 @@ export interface SignedInView {
   /** The token's tenant and the person's membership there (null when the token names none or may not act there). */
   tenant: TenantView | null;
   membership: { role: NonNullable<Actor['role']>; status: 'active' | 'deactivated'; title: string | null } | null;
+  /** The tenant (while the token may act there) requires MFA of its members (`security.mfaRequired`). */
+  mfaRequired: boolean;
   /** The tenant requires MFA and the person has none: only `self` routes (enrolment) work. */
   mfaEnrollmentRequired: boolean;
 }
@@ -114,6 +116,7 @@ function tenantAccessRevoked(row: SessionActorRow): Actor['tenantAccessRevoked']
 function presentSignedIn(userId: string, tenantId: string | undefined, row: SessionActorRow): SignedInView {
   const timestamp = (value: Date | string) => new Date(value).toISOString();
   const usable = tenantId !== undefined && tenantAccessRevoked(row) === undefined;
+  const mfaRequired = usable && row.tenant_settings?.security?.mfaRequired === true;
   return {
     user: {
       id: userId,
@@ -127,7 +130,8 @@ function presentSignedIn(userId: string, tenantId: string | undefined, row: Sess
     profile: { locale: row.locale, timezone: row.timezone, phone: row.phone },
     tenant: usable ? { id: tenantId, name: row.tenant_name!, slug: row.tenant_slug!, status: row.tenant_status! } : null,
     membership: usable ? { role: row.membership_role!, status: row.membership_status!, title: row.membership_title } : null,
-    mfaEnrollmentRequired: usable && row.tenant_settings?.security?.mfaRequired === true && row.totp_enabled_at === null,
+    mfaRequired,
+    mfaEnrollmentRequired: mfaRequired && row.totp_enabled_at === null,
   };
 }
 

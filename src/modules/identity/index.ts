@@ -19,12 +19,27 @@ import { createPasswordHasher } from './passwords.js';
 import { sessionRoutes } from './session.routes.js';
 import { createKeyRing, deriveKeyEncryptionKey, KEY_REFRESH_INTERVAL_MS, type KeyRing } from './signing-keys.js';
 import { createAccessTokens, type AccessTokens } from './tokens.js';
-import { usersRoutes } from './users.routes.js';
 
 export type { KeyRing } from './signing-keys.js';
 export type { AccessTokens } from './tokens.js';
 export type { IdentityDeps } from './deps.js';
 export { SELF } from './authenticate.js';
+// For the organization module: the signed-in person (GET /users/me), password checks (DELETE /users/me,
+// members created with a password) and the mailed link through which a new member sets their password.
+export { signedInPerson, type SignedInPerson, type SignedInView } from './authenticate.js';
+export { assertCurrentPassword } from './account.service.js';
+// For tenants created through POST /api/v1/tenants: the same slugs as register derives.
+export { tenantSlugCandidates } from './login.service.js';
+export { assertPasswordAcceptable } from './passwords.js';
+export { issueOneTimeToken } from './one-time-tokens.js';
+export { authLink } from './auth-mails.js';
+export { EmailSchema, PasswordSchema, PersonNameSchema, UserSchema, type TenantView, type UserView } from './auth.schemas.js';
+// For invitations (organization module): emailed tokens, and accept-invite, which signs the invitee in
+// (an existing account proves itself with a bearer token or its password).
+export { generateSecretToken, hashSecretToken } from './secrets.js';
+export { signIn } from './sign-in.js';
+export { bearerToken } from './authenticate.js';
+export { normalizeEmail, OpaqueTokenSchema, type LoginResponse } from './auth.schemas.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -71,5 +86,4 @@ export const identityModule = fp(async function identity(app: FastifyInstance, o
   await app.register(accountRoutes, { prefix: AUTH_PREFIX, deps });
   await app.register(mfaRoutes, { prefix: AUTH_PREFIX, deps });
   await app.register(bootstrapRoutes, { prefix: AUTH_PREFIX, deps });
-  await app.register(usersRoutes, { prefix: '/api/v1/users', deps });
 });

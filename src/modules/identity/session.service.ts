@@ -1,8 +1,9 @@
 /**
  * Use-cases of a signed-in session: refresh, logout (one or all), the person's session list and its
- * revocation, switching tenant, and "who am I". Revoking a session cuts its access tokens off at once:
- * authentication checks the session on every request (see authenticate.ts); forgetting the caller's own
- * token here only keeps the verified-token cache from holding a dead entry.
+ * revocation, and switching tenant (the person's own view, GET /users/me, lives in the organization
+ * module). Revoking a session cuts its access tokens off at once: authentication checks the session on
+ * every request (see authenticate.ts); forgetting the caller's own token here only keeps the
+ * verified-token cache from holding a dead entry.
  */
 import { eq } from 'drizzle-orm';
 import { audit, type RequestOrigin } from '../../core/audit/audit.js';
@@ -10,7 +11,7 @@ import type { Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
 import { users } from '../../core/tenancy/tenancy.table.js';
 import type { LoginResponse, TokenPair } from './auth.schemas.js';
-import type { SignedInPerson, SignedInView } from './authenticate.js';
+import type { SignedInPerson } from './authenticate.js';
 import type { IdentityDeps } from './deps.js';
 import { listSessions, moveSessionToTenant, revokeSession, revokeUserSessions, rotateRefreshToken } from './sessions.js';
 import { listOwnMemberships, presentUser } from './sign-in.js';
@@ -27,9 +28,6 @@ export interface SessionView {
   userAgent: string | null;
   current: boolean;
 }
-
-/** GET /users/me: what authentication read about the person (see {@link SignedInView}). */
-export type MeView = SignedInView;
 
 
 /** Audit rows live in a tenant: a session event is recorded in the tenant the person acts in, if any. */
@@ -128,14 +126,4 @@ export async function switchTenant(deps: SessionDeps, person: SignedInPerson, te
       expiresIn: access.expiresIn,
     };
   });
-}
-
-/**
- * The caller, with the tenant they act in and their membership there. Authentication already read all of
- * it in its one statement (`session_actor`, under the tenant's RLS context), so this costs no query.
- */
-export function describeMe(signedIn: SignedInView | undefined): MeView {
-  // Only a person's session sets it; `signedInPerson` has already refused anything else.
-  if (!signedIn) throw new AppError('auth.forbidden', 'Only a signed-in person has a profile.');
-  return signedIn;
 }

@@ -10,12 +10,20 @@ import type { OrganizationDeps } from './deps.js';
 import { invitationRoutes } from './invitations.routes.js';
 import { memberRoutes } from './members.routes.js';
 import { storeRoutes } from './stores.routes.js';
+import { defineTenantPurgeQueue } from './tenant-closure.js';
 import { tenantRoutes } from './tenants.routes.js';
 
 export type { OrganizationDeps } from './deps.js';
+// Background work (started by `atrium serve` / `atrium worker`), and the closure use-cases the platform
+// administration builds on (restoring within the window; closing from elsewhere schedules the purge too).
+export { restoreTenant, scheduleTenantPurge, startOrganizationWorkers, type RestoreActor } from './tenant-closure.js';
+// A tenant's settings with the defaults filled in, for other modules.
+export { resolveTenantSettings, type TenantSettings } from './tenant-settings.js';
 
 export const organizationModule = fp(async function organization(app: FastifyInstance, options: { config: Config }) {
   const deps: OrganizationDeps = { config: options.config, platform: app.platform, identity: app.identity };
+  // Closing a tenant schedules its purge on this queue, so it must exist in every API process.
+  await defineTenantPurgeQueue(app.platform.jobs);
   await app.register(tenantRoutes, { prefix: '/api/v1/tenants', deps });
   await app.register(memberRoutes, { prefix: '/api/v1/users', deps });
   await app.register(invitationRoutes, { prefix: '/api/v1', deps });
