@@ -5,7 +5,7 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from './core/db/database.js';
 import { uuidv7 } from './core/db/ids.js';
-import { memberships, tenants, users } from './core/tenancy/tenancy.table.js';
+import { memberships, personMemberships, tenants, users } from './core/tenancy/tenancy.table.js';
 
 export const DEMO = { tenantSlug: 'demo', tenantName: 'Demo Company', email: 'owner@demo.example', name: 'Demo Owner' } as const;
 
@@ -17,14 +17,16 @@ export async function seedDemoData(db: Database): Promise<string> {
     return created!;
   });
 
-  // The demo tenant is looked up as the demo user (memberships policy), else created under its own id.
-  const existingTenant = await db.transaction({ userId: user.id }, (tx) => tx.select().from(tenants).where(eq(tenants.slug, DEMO.tenantSlug)));
-  if (existingTenant[0]) return `Demo data already present: tenant "${DEMO.tenantSlug}" (${existingTenant[0].id}) with ${DEMO.email}.`;
+  // The demo tenant is looked up among the demo user's memberships, else created under its own id.
+  const [existing] = await db.transaction({ userId: user.id }, (tx) =>
+    tx.select({ id: personMemberships.tenantId }).from(personMemberships).where(eq(personMemberships.tenantSlug, DEMO.tenantSlug)),
+  );
+  if (existing) return `Demo data already present: tenant "${DEMO.tenantSlug}" (${existing.id}) with ${DEMO.email}.`;
 
   const tenantId = uuidv7();
   await db.withTenant(tenantId, async (tx) => {
     await tx.insert(tenants).values({ id: tenantId, name: DEMO.tenantName, slug: DEMO.tenantSlug });
-    await tx.insert(memberships).values({ tenantId, userId: user.id });
+    await tx.insert(memberships).values({ tenantId, userId: user.id, role: 'owner' });
   });
   return `Seeded tenant "${DEMO.tenantSlug}" (${tenantId}) with member ${DEMO.email}.`;
 }

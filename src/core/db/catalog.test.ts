@@ -110,6 +110,35 @@ describe('row-level security on tenant tables', () => {
     expect(problems).toEqual([]);
   });
 
+  it('keys every policy the app role reads through on the tenant context too (no OR-ed person policies)', async () => {
+    // A permissive policy keyed on anything else is OR-ed into every tenant query of the app role, and
+    // both widens what it sees and keeps the planner off the tenant's indexes. Cross-tenant reads for one
+    // person go through the person_memberships view instead.
+    const tables = new Set((await listTenantTables()).map((table) => table.name).concat('tenants'));
+    const problems = (await listPolicies())
+      .filter((policy) => tables.has(policy.table) && appliesToApp(policy) && policy.using !== null && !policy.using.includes('app_current_tenant_id()'))
+      .map((policy) => `${policy.table}.${policy.name}: ${policy.using}`);
+    expect(problems).toEqual([]);
+  });
+
+  it('shows the app role, through person_memberships, only the acting person’s memberships, read-only', async () => {
+    const [a, b] = [uuidv7(), uuidv7()];
+    const [ann, bob] = [uuidv7(), uuidv7()];
+    await t.admin.query(`INSERT INTO tenants (id, name, slug) VALUES ($1, 'A', $3), ($2, 'B', $4)`, [a, b, `pm-a-${a.slice(-8)}`, `pm-b-${b.slice(-8)}`]);
+    await t.admin.query(`INSERT INTO users (id, email, name) VALUES ($1, $3, 'Ann'), ($2, $4, 'Bob')`, [ann, bob, `ann-${ann}@x.test`, `bob-${bob}@x.test`]);
+    await t.admin.query(`INSERT INTO memberships (tenant_id, user_id) VALUES ($1, $3), ($2, $3), ($2, $4)`, [a, b, ann, bob]);
+    const seen = await t.platform.db.transaction({ userId: ann }, (_tx, executor) => executor.executeSql('SELECT tenant_id, user_id FROM person_memberships ORDER BY tenant_id'));
+    expect(seen.rows).toEqual([
+      { tenant_id: a, user_id: ann },
+      { tenant_id: b, user_id: ann },
+    ]);
+    // Without a person in context: nothing; and the app role cannot write through the view.
+    expect((await t.platform.db.transaction({}, (_tx, executor) => executor.executeSql('SELECT 1 FROM person_memberships'))).rows).toEqual([]);
+    await expect(t.platform.db.transaction({ userId: ann }, (_tx, executor) => executor.executeSql(`DELETE FROM person_memberships`))).rejects.toThrow();
+    // The app role's own view of memberships stays tenant-only: the person context alone shows nothing.
+    expect((await t.platform.db.transaction({ userId: ann }, (_tx, executor) => executor.executeSql('SELECT 1 FROM memberships'))).rows).toEqual([]);
+  });
+
   it('forces RLS on the tenants table too', async () => {
     const [tenants] = await t.admin.query<{ rls: boolean; forced: boolean; policies: number }>(`
       SELECT c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, (SELECT count(*)::int FROM pg_policy p WHERE p.polrelid = c.oid) AS policies

@@ -58,7 +58,7 @@ END
 $roles$;`;
 }
 
-/** Run as the owner after migrations: what the app role may do, and the relay's cross-tenant policy. */
+/** Run as the owner after migrations: what the app role may do, and the owner's narrow cross-tenant policies. */
 export function grantAppSql({ ownerRole, appRole }: RoleNames): string {
   const appendOnly = APPEND_ONLY_TABLES.join(', ');
   return `
@@ -70,6 +70,14 @@ REVOKE ALL ON FUNCTION claim_outbox_events(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION claim_outbox_events(integer) TO ${appRole};
 DROP POLICY IF EXISTS outbox_events_relay ON outbox_events;
 CREATE POLICY outbox_events_relay ON outbox_events TO ${ownerRole} USING (true) WITH CHECK (true);
+-- The person_memberships view runs as the owner: these let it (and only it) see the acting person's own
+-- memberships and their tenants across tenants, read-only.
+REVOKE INSERT, UPDATE, DELETE ON person_memberships FROM ${appRole};
+DROP POLICY IF EXISTS memberships_person_read ON memberships;
+CREATE POLICY memberships_person_read ON memberships FOR SELECT TO ${ownerRole} USING (user_id = (SELECT app_current_user_id()));
+DROP POLICY IF EXISTS tenants_person_read ON tenants;
+CREATE POLICY tenants_person_read ON tenants FOR SELECT TO ${ownerRole}
+  USING (EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = tenants.id AND m.user_id = (SELECT app_current_user_id())));
 
 GRANT USAGE ON SCHEMA ${JOB_SCHEMA} TO ${appRole};
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${JOB_SCHEMA} TO ${appRole};

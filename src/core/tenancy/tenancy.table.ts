@@ -4,7 +4,7 @@
  * `tenant_isolation`.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, check, foreignKey, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, foreignKey, index, jsonb, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, tenantIdColumn, updatedAt } from '../db/columns.js';
 import { RESERVED_SLUGS } from './slug.js';
 
@@ -105,6 +105,8 @@ export const memberships = pgTable(
     primaryKey({ name: 'memberships_pkey', columns: [t.tenantId, t.userId] }),
     // A person's memberships across tenants (sign-in, tenant switcher) without scanning every tenant.
     index('memberships_user_idx').on(t.userId, t.tenantId),
+    // The member list's keyset order (join order), read straight from the index.
+    index('memberships_tenant_created_idx').on(t.tenantId, t.createdAt, t.userId),
     foreignKey({ name: 'memberships_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
     foreignKey({ name: 'memberships_user_fk', columns: [t.userId], foreignColumns: [users.id] }).onDelete('cascade'),
     index('memberships_tenant_status_idx').on(t.tenantId, t.status),
@@ -112,3 +114,21 @@ export const memberships = pgTable(
     check('memberships_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
   ],
 );
+
+/**
+ * The acting person's memberships across tenants, with each tenant (sign-in, tenant switcher, account
+ * deletion): rows of `app.user_id` only. The one read that crosses tenants for a person (DESIGN §5): the
+ * view runs as its owner, whose person-read policies (src/core/db/roles.ts) let it see them; the app
+ * role's own policies stay tenant-only, so its tenant queries plan on the tenant's indexes.
+ */
+export const personMemberships = pgView('person_memberships', {
+  tenantId: uuid('tenant_id').notNull(),
+  userId: uuid('user_id').notNull(),
+  role: text('role', { enum: membershipRoles }).notNull(),
+  status: text('status', { enum: membershipStatuses }).notNull(),
+  title: text('title'),
+  createdAt: timestamptz('created_at').notNull(),
+  tenantName: text('tenant_name').notNull(),
+  tenantSlug: text('tenant_slug').notNull(),
+  tenantStatus: text('tenant_status', { enum: tenantStatuses }).notNull(),
+}).existing();

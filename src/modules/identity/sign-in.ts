@@ -5,7 +5,7 @@
 import { asc, desc, eq } from 'drizzle-orm';
 import type { Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
-import { memberships, tenants, users } from '../../core/tenancy/tenancy.table.js';
+import { personMemberships, users } from '../../core/tenancy/tenancy.table.js';
 import type { LoginResponse, MembershipView, TenantView, UserView } from './auth.schemas.js';
 import { createSession, type SessionLifetimes } from './sessions.js';
 import type { AccessTokens } from './tokens.js';
@@ -39,23 +39,22 @@ export function presentUser(user: UserRow): UserView {
 }
 
 /**
- * The person's memberships across tenants with each tenant, most recent first. Needs `tx` to carry the
- * person as `app.user_id`: the rows come through the own-membership policies (DESIGN §5).
+ * The person's memberships across tenants with each tenant, most recent first. `tx` must carry the person
+ * as `app.user_id`: the rows come through the `person_memberships` view (DESIGN §5).
  */
 export async function listOwnMemberships(tx: Tx, userId: string): Promise<Array<MembershipView & { tenant: TenantView }>> {
   const rows = await tx
-    .select({ membership: memberships, tenant: tenants })
-    .from(memberships)
-    .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
-    .where(eq(memberships.userId, userId))
-    .orderBy(desc(memberships.createdAt), asc(memberships.tenantId));
-  return rows.map(({ membership, tenant }) => ({
-    tenantId: tenant.id,
-    tenantName: tenant.name,
-    tenantSlug: tenant.slug,
-    role: membership.role,
-    status: membership.status,
-    tenant: { id: tenant.id, name: tenant.name, slug: tenant.slug, status: tenant.status },
+    .select()
+    .from(personMemberships)
+    .where(eq(personMemberships.userId, userId))
+    .orderBy(desc(personMemberships.createdAt), asc(personMemberships.tenantId));
+  return rows.map((row) => ({
+    tenantId: row.tenantId,
+    tenantName: row.tenantName,
+    tenantSlug: row.tenantSlug,
+    role: row.role,
+    status: row.status,
+    tenant: { id: row.tenantId, name: row.tenantName, slug: row.tenantSlug, status: row.tenantStatus },
   }));
 }
 

@@ -5,7 +5,7 @@
  */
 import { and, eq, ne, sql } from 'drizzle-orm';
 import type { Tx } from '../../core/db/database.js';
-import { memberships, tenants, users, type MembershipRole, type TenantStatus } from '../../core/tenancy/tenancy.table.js';
+import { memberships, personMemberships, users, type MembershipRole, type TenantStatus } from '../../core/tenancy/tenancy.table.js';
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -59,22 +59,21 @@ export interface OwnTenantKey {
  * unique), strictly after `after`. Filtered by the person's id as well as by the RLS policies.
  */
 export async function listOwnTenants(tx: Tx, userId: string, after: OwnTenantKey | null, limit: number): Promise<OwnTenantRow[]> {
-  const where = [eq(memberships.userId, userId)];
-  if (after) where.push(sql`(lower(${tenants.name}), ${tenants.id}) > (${after.name}, ${after.id}::uuid)`);
+  const where = [eq(personMemberships.userId, userId)];
+  if (after) where.push(sql`(lower(${personMemberships.tenantName}), ${personMemberships.tenantId}) > (${after.name}, ${after.id}::uuid)`);
   return tx
     .select({
-      sortName: sql<string>`lower(${tenants.name})`,
-      tenantId: tenants.id,
-      tenantName: tenants.name,
-      tenantSlug: tenants.slug,
-      tenantStatus: tenants.status,
-      role: memberships.role,
-      status: memberships.status,
+      sortName: sql<string>`lower(${personMemberships.tenantName})`,
+      tenantId: personMemberships.tenantId,
+      tenantName: personMemberships.tenantName,
+      tenantSlug: personMemberships.tenantSlug,
+      tenantStatus: personMemberships.tenantStatus,
+      role: personMemberships.role,
+      status: personMemberships.status,
     })
-    .from(memberships)
-    .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
+    .from(personMemberships)
     .where(and(...where))
-    .orderBy(sql`lower(${tenants.name})`, tenants.id)
+    .orderBy(sql`lower(${personMemberships.tenantName})`, personMemberships.tenantId)
     .limit(limit);
 }
 
@@ -84,11 +83,16 @@ export async function listOwnTenants(tx: Tx, userId: string, after: OwnTenantKey
  */
 export async function listAllOwnMemberships(tx: Tx, userId: string): Promise<Array<{ tenantId: string; role: MembershipRole; tenantStatus: TenantStatus; tenantName: string; tenantSlug: string }>> {
   return tx
-    .select({ tenantId: memberships.tenantId, role: memberships.role, tenantStatus: tenants.status, tenantName: tenants.name, tenantSlug: tenants.slug })
-    .from(memberships)
-    .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
-    .where(eq(memberships.userId, userId))
-    .orderBy(memberships.tenantId);
+    .select({
+      tenantId: personMemberships.tenantId,
+      role: personMemberships.role,
+      tenantStatus: personMemberships.tenantStatus,
+      tenantName: personMemberships.tenantName,
+      tenantSlug: personMemberships.tenantSlug,
+    })
+    .from(personMemberships)
+    .where(eq(personMemberships.userId, userId))
+    .orderBy(personMemberships.tenantId);
 }
 
 /**

@@ -8,7 +8,8 @@ import { memberships, tenants, users } from '../../core/tenancy/tenancy.table.js
 import { storeMembers, stores, type StoreRole } from './organization.table.js';
 
 export type StoreRow = typeof stores.$inferSelect;
-export type NewStoreRow = Omit<typeof stores.$inferInsert, 'tenantId'>;
+/** A store to insert; `isHeadquarters` may be SQL computed in the INSERT itself. */
+export type NewStoreRow = Omit<typeof stores.$inferInsert, 'tenantId' | 'isHeadquarters'> & { isHeadquarters?: boolean | SQL<boolean> };
 export type StoreChanges = Partial<Pick<StoreRow, 'name' | 'code' | 'address' | 'phone' | 'email' | 'timezone' | 'isHeadquarters' | 'settings'>>;
 
 /**
@@ -52,6 +53,11 @@ export async function findHeadquartersAndCodeHolder(
     headquarters: rows.find((row) => row.isHeadquarters) ?? null,
     codeTaken: code !== null && rows.some((row) => row.id !== exceptStoreId && row.code.toLowerCase() === code.toLowerCase()),
   };
+}
+
+/** SQL for "the tenant has no live headquarters", evaluated inside the INSERT that may create the first. */
+export function noHeadquartersYet(tenantId: string) {
+  return sql<boolean>`not exists (select 1 from ${stores} where ${stores.tenantId} = ${tenantId} and ${stores.isHeadquarters} and ${stores.deletedAt} is null)`;
 }
 
 export async function insertStore(tx: Tx, tenantId: string, store: NewStoreRow): Promise<StoreRow> {

@@ -28,6 +28,7 @@ import {
   findHeadquartersAndCodeHolder,
   findStore,
   insertStore,
+  noHeadquartersYet,
   listStores,
   lockTenantStores,
   updateStore,
@@ -90,6 +91,13 @@ export async function recordStoreChange(
   await emit(tx, { type: action, tenantId: actor.tenantId, payload: { store: presentStore(store), ...changed } });
 }
 
+/** Another request set a headquarters at the same time (409 if it reaches the client). */
+class HeadquartersRaceError extends AppError {
+  constructor() {
+    super('resource.conflict', 'The headquarters changed at the same time; retry.');
+  }
+}
+
 /**
  * Runs a unit of work that writes stores — under the tenant's store lock unless `lock: false` (the work
  * then takes it itself when it must) — answering a lost race on a unique index as the rule it broke.
@@ -110,7 +118,7 @@ async function writeStores<T>(
     if (pgErrorCode(error) === PG.uniqueViolation) {
       const constraint = pgConstraint(error) ?? String((error as Error).message);
       if (constraint.includes('stores_code_key')) throw codeTaken(code);
-      if (constraint.includes('stores_one_headquarters')) throw new AppError('resource.conflict', 'The headquarters changed at the same time; retry.');
+      if (constraint.includes('stores_one_headquarters')) throw new HeadquartersRaceError();
     }
     throw error;
   }
@@ -166,38 +174,44 @@ async function unsetHeadquarters(tx: Tx, actor: StoreActor, origin: RequestOrigi
 /** `POST /stores`: a new store; the tenant's first is its headquarters whatever `isHeadquarters` says. */
 export async function createStore(deps: OrganizationDeps, actor: StoreActor, origin: RequestOrigin, input: CreateStoreInput): Promise<StoreView> {
   const store = normalizeStoreInput(input);
-  return writeStores(
-    deps,
-    actor,
-    store.code,
-    async (tx) => {
-      let { headquarters, codeTaken: taken } = await findHeadquartersAndCodeHolder(tx, actor.tenantId, store.code);
-      // An ordinary branch next to a live headquarters needs no lock: the headquarters cannot vanish (it is
-      // never deleted, and moving it is one transaction) and a code race ends at the unique index. When the
-      // flag itself is at stake (first store, or a new headquarters) writers queue on the tenant's lock and
-      // read again.
-      if (!headquarters || store.isHeadquarters === true) {
-        await lockTenantStores(tx, actor.tenantId);
-        ({ headquarters, codeTaken: taken } = await findHeadquartersAndCodeHolder(tx, actor.tenantId, store.code));
-      }
-      if (taken) throw codeTaken(store.code);
-      const isHeadquarters = headquarters === null || store.isHeadquarters === true;
-      if (isHeadquarters) await unsetHeadquarters(tx, actor, origin, headquarters, null);
-      const row = await insertStore(tx, actor.tenantId, {
-        name: store.name,
-        code: store.code,
-        address: store.address ?? {},
-        phone: store.phone ?? null,
-        email: store.email ?? null,
-        timezone: store.timezone ?? null,
-        isHeadquarters,
+  const fields = {
+    name: store.name,
+    code: store.code,
+    address: store.address ?? {},
+    phone: store.phone ?? null,
+    email: store.email ?? null,
+    timezone: store.timezone ?? null,
+  };
+  const record = async (tx: Tx, row: StoreRow) => {
+    const view = presentStore(row);
+    await recordStoreChange(tx, actor, origin, 'store.created', row, null, view);
+    return view;
+  };
+
+  if (store.isHeadquarters !== true) {
+    // An ordinary branch takes no lock and reads nothing first: it is the headquarters exactly when the
+    // tenant has none yet (decided in the INSERT), a taken code ends at the unique index (409), and two
+    // concurrent first stores meet at the one-headquarters index — the loser retries once and becomes a
+    // branch of the winner's headquarters.
+    const attempt = () =>
+      writeStores(deps, actor, store.code, async (tx) => record(tx, await insertStore(tx, actor.tenantId, { ...fields, isHeadquarters: noHeadquartersYet(actor.tenantId) })), {
+        lock: false,
       });
-      const view = presentStore(row);
-      await recordStoreChange(tx, actor, origin, 'store.created', row, null, view);
-      return view;
-    },
-    { lock: false },
-  );
+    try {
+      return await attempt();
+    } catch (error) {
+      if (error instanceof HeadquartersRaceError) return attempt();
+      throw error;
+    }
+  }
+
+  // A new headquarters: writers of the flag queue on the tenant's lock; the old one is unset first.
+  return writeStores(deps, actor, store.code, async (tx) => {
+    const { headquarters, codeTaken: taken } = await findHeadquartersAndCodeHolder(tx, actor.tenantId, store.code);
+    if (taken) throw codeTaken(store.code);
+    await unsetHeadquarters(tx, actor, origin, headquarters, null);
+    return record(tx, await insertStore(tx, actor.tenantId, { ...fields, isHeadquarters: true }));
+  });
 }
 
 const EDITABLE = ['name', 'code', 'address', 'phone', 'email', 'timezone'] as const;
