@@ -26,9 +26,9 @@ import { AppError, type FieldError } from '../../core/http/errors.js';
 import type { Actor } from '../../core/http/request-context.js';
 import { assertCurrentPassword, assertPasswordAcceptable, hashSecretToken, normalizeEmail, signedInPerson, signIn, type LoginResponse } from '../identity/index.js';
 import type { OrganizationDeps } from './deps.js';
+import { findLiveStoreIds } from './stores.repository.js';
 import {
   findInvitationByTokenHash,
-  findLiveStoreIds,
   findTenant,
   findUserByEmail,
   findUserById,

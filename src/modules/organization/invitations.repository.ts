@@ -3,10 +3,10 @@
  * the WHERE clause (RLS is the backstop, not the filter). `users` is a global table: the two look-ups on
  * it take no tenant.
  */
-import { and, desc, eq, inArray, isNotNull, isNull, lt, lte, gt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, isNull, lt, lte, gt, sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../../core/db/database.js';
 import { memberships, tenants, users, type MembershipRole } from '../../core/tenancy/tenancy.table.js';
-import { invitations, storeMembers, stores } from './organization.table.js';
+import { invitations, storeMembers } from './organization.table.js';
 
 export type InvitationRow = typeof invitations.$inferSelect;
 export type InvitationStatus = 'pending' | 'accepted' | 'revoked' | 'expired';
@@ -162,16 +162,6 @@ export async function hasMembership(tx: Tx, tenantId: string, userId: string): P
     .from(memberships)
     .where(and(eq(memberships.tenantId, tenantId), eq(memberships.userId, userId)));
   return row !== undefined;
-}
-
-/** Which of `storeIds` are live (not deleted) stores of the tenant. */
-export async function findLiveStoreIds(tx: Tx, tenantId: string, storeIds: string[]): Promise<Set<string>> {
-  if (storeIds.length === 0) return new Set();
-  const rows = await tx
-    .select({ id: stores.id })
-    .from(stores)
-    .where(and(eq(stores.tenantId, tenantId), inArray(stores.id, storeIds), isNull(stores.deletedAt)));
-  return new Set(rows.map((row) => row.id));
 }
 
 export async function insertMembership(tx: Tx, tenantId: string, userId: string, role: Exclude<MembershipRole, 'owner'>): Promise<void> {

@@ -17,10 +17,10 @@ import { AppError } from '../../core/http/errors.js';
 import { decodeCursor, toPage, type Page } from '../../core/http/pagination.js';
 import { generateSecretToken, hashSecretToken } from '../identity/index.js';
 import type { OrganizationDeps } from './deps.js';
+import { findLiveStoreIds } from './stores.repository.js';
 import { invitationLink, queueInvitationMail, roleInASentence } from './invitation-mails.js';
 import {
   findInvitation,
-  findLiveStoreIds,
   findMembershipByEmail,
   findOpenInvitationByEmail,
   findTenant,

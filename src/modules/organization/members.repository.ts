@@ -3,10 +3,10 @@
  * assignments. tenantId is always the first argument and leads every WHERE clause (DESIGN §5); the unit of
  * work carries the same tenant as its RLS context.
  */
-import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../../core/db/database.js';
 import { memberships, tenants, users, type MembershipRole } from '../../core/tenancy/tenancy.table.js';
-import { storeMembers, stores } from './organization.table.js';
+import { storeMembers } from './organization.table.js';
 
 export interface MemberRow {
   id: string;
@@ -139,16 +139,6 @@ export async function deleteMembership(tx: Tx, tenantId: string, userId: string)
     .where(and(eq(memberships.tenantId, tenantId), eq(memberships.userId, userId)))
     .returning({ userId: memberships.userId });
   return deleted.length > 0;
-}
-
-/** Which of `storeIds` are live stores of the tenant (another tenant's id is simply not one). */
-export async function findLiveStoreIds(tx: Tx, tenantId: string, storeIds: string[]): Promise<Set<string>> {
-  if (storeIds.length === 0) return new Set();
-  const rows = await tx
-    .select({ id: stores.id })
-    .from(stores)
-    .where(and(eq(stores.tenantId, tenantId), inArray(stores.id, storeIds), isNull(stores.deletedAt)));
-  return new Set(rows.map((row) => row.id));
 }
 
 /** The tenant's name (for mails), or null. Needs the tenant as the unit of work's context. */

@@ -20,11 +20,11 @@ import { decodeCursor, toPage, type Page } from '../../core/http/pagination.js';
 import type { MembershipRole } from '../../core/tenancy/tenancy.table.js';
 import { assertPasswordAcceptable, authLink, issueOneTimeToken } from '../identity/index.js';
 import type { OrganizationDeps } from './deps.js';
+import { findLiveStoreIds } from './stores.repository.js';
 import { roleInASentence } from './invitation-mails.js';
 import { queueMemberMail } from './member-mails.js';
 import {
   deleteMembership,
-  findLiveStoreIds,
   findMember,
   findTenantName,
   insertMember,

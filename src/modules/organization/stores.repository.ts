@@ -55,6 +55,16 @@ export async function findHeadquartersAndCodeHolder(
   };
 }
 
+/** Which of `storeIds` are live stores of the tenant (another tenant's id is simply not one). */
+export async function findLiveStoreIds(tx: Tx, tenantId: string, storeIds: string[]): Promise<Set<string>> {
+  if (storeIds.length === 0) return new Set();
+  const rows = await tx
+    .select({ id: stores.id })
+    .from(stores)
+    .where(and(eq(stores.tenantId, tenantId), inArray(stores.id, storeIds), isNull(stores.deletedAt)));
+  return new Set(rows.map((row) => row.id));
+}
+
 /** SQL for "the tenant has no live headquarters", evaluated inside the INSERT that may create the first. */
 export function noHeadquartersYet(tenantId: string) {
   return sql<boolean>`not exists (select 1 from ${stores} where ${stores.tenantId} = ${tenantId} and ${stores.isHeadquarters} and ${stores.deletedAt} is null)`;
