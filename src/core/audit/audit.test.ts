@@ -136,3 +136,40 @@ describe('audit rows', () => {
     expect(await t.admin.query(`SELECT 1 FROM audit_events WHERE tenant_id = $1 AND action = 'forged'`, [a.tenant.id])).toEqual([]);
   });
 });
+
+describe('audit.recordWithEvent', () => {
+  it('writes the audit row and the outbox event together, in the unit of work’s tenant, in one statement', async () => {
+    const { a } = await twoTenants(t.platform.db);
+    const statements: string[] = [];
+    await t.platform.db.withTenant(a.tenant.id, async (tx) => {
+      const session = tx as unknown as { session: { prepareQuery: (query: { sql: string }, ...rest: unknown[]) => unknown } };
+      const prepare = session.session.prepareQuery.bind(session.session);
+      session.session.prepareQuery = (query, ...rest) => {
+        statements.push(query.sql);
+        return prepare(query, ...rest);
+      };
+      await audit.recordWithEvent(
+        tx,
+        { actor: { type: 'user', id: a.user.id }, action: 'thing.changed', target: { type: 'thing', id: 't1' }, after: { x: 1 } },
+        { type: 'thing.changed', tenantId: a.tenant.id, payload: { x: 1 } },
+      );
+    });
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/^with "audited" as \(insert into "audit_events"/i);
+    const audits = await t.admin.query(`SELECT tenant_id, action FROM audit_events WHERE tenant_id = $1 AND action = 'thing.changed'`, [a.tenant.id]);
+    const events = await t.admin.query(`SELECT tenant_id, type, payload FROM outbox_events WHERE tenant_id = $1 AND type = 'thing.changed'`, [a.tenant.id]);
+    expect(audits).toEqual([{ tenant_id: a.tenant.id, action: 'thing.changed' }]);
+    expect(events).toEqual([{ tenant_id: a.tenant.id, type: 'thing.changed', payload: { x: 1 } }]);
+  });
+
+  it('writes neither when the event names another tenant (RLS refuses the statement as a whole)', async () => {
+    const { a, b } = await twoTenants(t.platform.db);
+    await expect(
+      t.platform.db.withTenant(a.tenant.id, (tx) =>
+        audit.recordWithEvent(tx, { actor: { type: 'system' }, action: 'thing.crossed' }, { type: 'thing.crossed', tenantId: b.tenant.id, payload: {} }),
+      ),
+    ).rejects.toThrow();
+    expect(await t.admin.query(`SELECT 1 FROM audit_events WHERE action = 'thing.crossed'`)).toEqual([]);
+    expect(await t.admin.query(`SELECT 1 FROM outbox_events WHERE type = 'thing.crossed'`)).toEqual([]);
+  });
+});

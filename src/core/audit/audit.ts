@@ -6,6 +6,8 @@
 import { sql } from 'drizzle-orm';
 import { executionContext } from '../context.js';
 import type { Tx } from '../db/database.js';
+import { outboxRow, type NewEvent } from '../events/events.js';
+import { outboxEvents } from '../events/events.table.js';
 import { auditEvents, type ActorType } from './audit.table.js';
 
 export interface AuditEntry {
@@ -34,25 +36,35 @@ export function requestOrigin(request: { ip: string; id: string; headers: Record
   return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : null, requestId: request.id };
 }
 
+function auditRow(entry: AuditEntry) {
+  return {
+    tenantId: sql`app_current_tenant_id()`,
+    actorType: entry.actor.type,
+    actorId: entry.actor.id ?? null,
+    action: entry.action,
+    targetType: entry.target?.type ?? null,
+    targetId: entry.target?.id ?? null,
+    before: entry.before ?? null,
+    after: entry.after ?? null,
+    ip: entry.ip ?? null,
+    userAgent: entry.userAgent ?? null,
+    requestId: entry.requestId ?? executionContext.current()?.requestId ?? null,
+  };
+}
+
 export const audit = {
   /** Appends an audit event in `tx`; returns its id. */
   async record(tx: Tx, entry: AuditEntry): Promise<string> {
-    const [row] = await tx
-      .insert(auditEvents)
-      .values({
-        tenantId: sql`app_current_tenant_id()`,
-        actorType: entry.actor.type,
-        actorId: entry.actor.id ?? null,
-        action: entry.action,
-        targetType: entry.target?.type ?? null,
-        targetId: entry.target?.id ?? null,
-        before: entry.before ?? null,
-        after: entry.after ?? null,
-        ip: entry.ip ?? null,
-        userAgent: entry.userAgent ?? null,
-        requestId: entry.requestId ?? executionContext.current()?.requestId ?? null,
-      })
-      .returning({ id: auditEvents.id });
+    const [row] = await tx.insert(auditEvents).values(auditRow(entry)).returning({ id: auditEvents.id });
     return row!.id;
+  },
+
+  /**
+   * The audit row and the domain event of one change, written together in one statement (a
+   * data-modifying CTE): one round trip instead of two on every audited write that also emits.
+   */
+  async recordWithEvent(tx: Tx, entry: AuditEntry, event: NewEvent): Promise<void> {
+    const audited = tx.$with('audited').as(tx.insert(auditEvents).values(auditRow(entry)).returning({ id: auditEvents.id }));
+    await tx.with(audited).insert(outboxEvents).values(outboxRow(event));
   },
 };

@@ -35,11 +35,16 @@ interface Subscription {
 
 const CONSUMER_NAME = /^[a-z][a-z0-9_.-]{0,60}$/;
 
+/** The outbox row of a new event. */
+export function outboxRow(event: NewEvent) {
+  return { id: uuidv7(), tenantId: event.tenantId, type: event.type, payload: event.payload };
+}
+
 /** Writes an event to the outbox inside the caller's transaction. Returns the event id. */
 export async function emit<P extends Record<string, unknown>>(tx: Tx, event: NewEvent<P>): Promise<string> {
-  const id = uuidv7();
-  await tx.insert(outboxEvents).values({ id, tenantId: event.tenantId, type: event.type, payload: event.payload });
-  return id;
+  const row = outboxRow(event);
+  await tx.insert(outboxEvents).values(row);
+  return row.id;
 }
 
 export const consumerQueue = (consumer: string) => `event.${consumer}`;

@@ -18,7 +18,6 @@ import type { ActorType } from '../../core/audit/audit.table.js';
 import type { Tx } from '../../core/db/database.js';
 import { PG, pgConstraint, pgErrorCode } from '../../core/db/errors.js';
 import { isUuid } from '../../core/db/ids.js';
-import { emit } from '../../core/events/events.js';
 import { AppError, type FieldError } from '../../core/http/errors.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, toPage, type Page } from '../../core/http/pagination.js';
 import type { Actor } from '../../core/http/request-context.js';
@@ -86,9 +85,12 @@ export async function recordStoreChange(
   before: unknown,
   after: unknown,
 ): Promise<void> {
-  await audit.record(tx, { actor: actor.audit, action, target: { type: 'store', id: store.id }, before, after, ...origin });
   const changed = action === 'store.updated' && after !== null && typeof after === 'object' ? { changed: Object.keys(after) } : {};
-  await emit(tx, { type: action, tenantId: actor.tenantId, payload: { store: presentStore(store), ...changed } });
+  await audit.recordWithEvent(
+    tx,
+    { actor: actor.audit, action, target: { type: 'store', id: store.id }, before, after, ...origin },
+    { type: action, tenantId: actor.tenantId, payload: { store: presentStore(store), ...changed } },
+  );
 }
 
 /** Another request set a headquarters at the same time (409 if it reaches the client). */
