@@ -117,3 +117,19 @@ export async function createStore(
 export async function assignToStore(app: FastifyInstance, tenantId: string, storeId: string, person: Pick<Person, 'id'>, role: StoreRole = 'store_staff') {
   await app.platform.db.withTenant(tenantId, (tx) => tx.insert(storeMembers).values({ tenantId, storeId, userId: person.id, role }));
 }
+
+/** A person owning a new tenant, signed in there. */
+export async function signedInOwner(app: FastifyInstance, options: { name?: string } = {}) {
+  const person = await createPerson(app);
+  const tenant = await createTenantFor(app, person, options);
+  const token = (await signInAs(app, person, tenant.id)).accessToken;
+  return { person, tenant, token };
+}
+
+/** A new person with `role` in `tenantId`, signed in there. */
+export async function signedInMember(app: FastifyInstance, tenantId: string, role: MembershipRole = 'member', options: PersonOptions = {}) {
+  const person = await createPerson(app, options);
+  await addMembership(app, tenantId, person, role);
+  const login = await signInAs(app, person, tenantId);
+  return { person, token: login.accessToken, login };
+}

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addMembership, bearer, createPerson, createTenantFor, signInAs, type Person } from '../../../test/auth.js';
+import { addMembership, bearer, createPerson, createTenantFor, type Person, signedInMember, signInAs } from '../../../test/auth.js';
 import { createTestApp, type TestApp } from '../../../test/harness.js';
 
 let t: TestApp;
@@ -43,10 +43,8 @@ async function tenantWithOwner() {
 
 /** A new person as a member of the tenant, signed in there. */
 async function memberOf(tenantId: string, role: 'admin' | 'member' = 'member', options: { name?: string; email?: string } = {}) {
-  const person = await createPerson(t.app, options);
-  await addMembership(t.app, tenantId, person, role);
-  const login = await signInAs(t.app, person, tenantId);
-  return { person, token: login.accessToken };
+  const { person, token } = await signedInMember(t.app, tenantId, role, options);
+  return { person, token };
 }
 
 async function createStore(tenantId: string, options: { deleted?: boolean } = {}): Promise<string> {

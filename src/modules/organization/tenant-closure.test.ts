@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addMembership, bearer, createPerson, createTenantFor, signInAs, TEST_PASSWORD } from '../../../test/auth.js';
+import { bearer, createPerson, createTenantFor, signedInMember, signedInOwner, TEST_PASSWORD } from '../../../test/auth.js';
 import { createTestApp, type TestApp } from '../../../test/harness.js';
 import { baseCases, securityMatrix, sessionCases, tenantCases, tenantDigest } from '../../../test/security-matrix.js';
 import { loadConfig } from '../../config.js';
@@ -32,18 +32,9 @@ const call = (method: InjectOptions['method'], url: string, token: string, paylo
   t.app.inject({ method, url, remoteAddress: randomIp(), headers: bearer(token), payload: payload as InjectOptions['payload'] });
 const close = (token: string, confirm: string, password = TEST_PASSWORD) => call('DELETE', CURRENT, token, { password, confirm });
 
-async function owner() {
-  const person = await createPerson(t.app);
-  const tenant = await createTenantFor(t.app, person);
-  const token = (await signInAs(t.app, person, tenant.id)).accessToken;
-  return { person, tenant, token };
-}
+const owner = () => signedInOwner(t.app);
 
-async function memberOf(tenantId: string, role: MembershipRole = 'member') {
-  const person = await createPerson(t.app);
-  await addMembership(t.app, tenantId, person, role);
-  return { person, token: (await signInAs(t.app, person, tenantId)).accessToken };
-}
+const memberOf = (tenantId: string, role: MembershipRole = 'member') => signedInMember(t.app, tenantId, role);
 
 type Row = Record<string, unknown>;
 const tenantRow = async (id: string) => (await t.admin.query<Row>('SELECT *, xmin::text AS xid FROM tenants WHERE id = $1', [id]))[0];

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { InjectOptions } from 'fastify';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addMembership, bearer, createPerson, createTenantFor, signInAs } from '../../../test/auth.js';
+import { bearer, createPerson, createTenantFor, signedInMember, signedInOwner } from '../../../test/auth.js';
 import { createTestApp, type TestApp } from '../../../test/harness.js';
 import { baseCases, securityMatrix, sessionCases, tenantCases, tenantDigest } from '../../../test/security-matrix.js';
 import { uuidv7 } from '../../core/db/ids.js';
@@ -32,17 +32,10 @@ const call = (method: InjectOptions['method'], url: string, token: string, paylo
   t.app.inject({ method, url, remoteAddress: randomIp(), headers: bearer(token), payload: payload as InjectOptions['payload'] });
 const patch = (token: string, payload: unknown) => call('PATCH', SETTINGS, token, payload);
 
-async function owner() {
-  const person = await createPerson(t.app);
-  const tenant = await createTenantFor(t.app, person);
-  const token = (await signInAs(t.app, person, tenant.id)).accessToken;
-  return { person, tenant, token };
-}
+const owner = () => signedInOwner(t.app);
 
 async function memberOf(tenantId: string, role: MembershipRole = 'member') {
-  const person = await createPerson(t.app);
-  await addMembership(t.app, tenantId, person, role);
-  const login = await signInAs(t.app, person, tenantId);
+  const { person, login } = await signedInMember(t.app, tenantId, role);
   const claims = await t.app.accessTokens.verify(login.accessToken);
   return { person, token: login.accessToken, sessionId: claims.sid };
 }

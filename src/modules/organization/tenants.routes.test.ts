@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addMembership, bearer, createPerson, createTenantFor, signInAs, TEST_PASSWORD, type Person } from '../../../test/auth.js';
+import { addMembership, bearer, createPerson, createTenantFor, type Person, signedInOwner, signInAs, TEST_PASSWORD } from '../../../test/auth.js';
 import { createTestApp, type TestApp } from '../../../test/harness.js';
 import { baseCases, securityMatrix, sessionCases, tenantCases, tenantDigest } from '../../../test/security-matrix.js';
 import { uuidv7 } from '../../core/db/ids.js';
@@ -38,12 +38,7 @@ interface Signed {
 }
 
 /** An owner of a fresh tenant, signed in there. */
-async function owner(name?: string) {
-  const person = await createPerson(t.app);
-  const tenant = await createTenantFor(t.app, person, name ? { name } : {});
-  const token = (await signInAs(t.app, person, tenant.id)).accessToken;
-  return { person, tenant, token };
-}
+const owner = (name?: string) => signedInOwner(t.app, { name });
 
 /** Someone with `role` in `tenantId`, signed in there. */
 async function memberOf(tenantId: string, role: MembershipRole = 'member', status: 'active' | 'deactivated' = 'active'): Promise<Signed> {
