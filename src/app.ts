@@ -18,6 +18,7 @@ import { metricsPlugin } from './core/metrics/metrics.js';
 import { createLogger } from './core/logger.js';
 import { openPlatform, type OpenPlatformOptions, type Platform } from './core/platform.js';
 import { healthRoutes } from './modules/health/health.routes.js';
+import { authorizationModule } from './modules/authorization/index.js';
 import { identityModule } from './modules/identity/index.js';
 import { organizationModule, startOrganizationWorkers } from './modules/organization/index.js';
 import { VERSION } from './version.js';
@@ -102,6 +103,7 @@ async function registerPlugins(app: FastifyInstance, config: Config, platform: P
     },
   });
   await app.register(identityModule, { config });
+  await app.register(authorizationModule);
   await app.register(organizationModule, { config });
 
 }

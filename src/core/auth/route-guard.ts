@@ -14,6 +14,13 @@ declare module 'fastify' {
     public?: boolean;
     /** The permission a caller must hold, e.g. `users.view`. */
     permission?: string;
+    /**
+     * The path parameter naming the store the route acts on: a permission held only through a store role
+     * then counts only when that store is the request's store context (X-Store-ID).
+     */
+    storeParam?: string;
+    /** Refused to impersonation tokens: credentials, two-factor settings, sessions, ownership. */
+    notWhileImpersonating?: boolean;
   }
 }
 
@@ -33,6 +40,11 @@ export function markRoutesPublic(app: FastifyInstance): void {
   });
 }
 
+/** The answer to a request that needs a credential and carries none that is valid. */
+export function unauthenticated(): AppError {
+  return new AppError('auth.unauthenticated', 'A valid credential is required.', { headers: { 'www-authenticate': 'Bearer' } });
+}
+
 export const routeGuardPlugin = fp(async function routeGuard(app: FastifyInstance) {
   // Checked when the app is ready rather than in onRoute: hooks of nested scopes (markRoutesPublic) run
   // after this one and may still complete a route's declaration.
@@ -50,6 +62,6 @@ export const routeGuardPlugin = fp(async function routeGuard(app: FastifyInstanc
   app.addHook('preHandler', (request, _reply, done) => {
     // Unknown routes and wrong methods answer 404/405 to everyone: the route list is public (OpenAPI).
     if (request.is404 || request.routeOptions.config.public || request.actor) return done();
-    done(new AppError('auth.unauthenticated', 'A valid credential is required.', { headers: { 'www-authenticate': 'Bearer' } }));
+    done(unauthenticated());
   });
 });

@@ -11,7 +11,7 @@ import { emit } from '../events/events.js';
 import { eventReceipts } from '../events/events.table.js';
 import { PG, pgErrorCode } from './errors.js';
 import { uuidv7 } from './ids.js';
-import { JOB_SCHEMA } from './roles.js';
+import { JOB_SCHEMA, platformRoleName } from './roles.js';
 
 let t: TestApp;
 let appRole: string;
@@ -150,12 +150,31 @@ describe('row-level security on tenant tables', () => {
 });
 
 describe('roles', () => {
-  it('runs the app as a role that is neither superuser nor BYPASSRLS, and can become no other role', async () => {
+  it('runs the app as a role that is neither superuser nor BYPASSRLS, and can become only the read-only platform role', async () => {
     const [role] = await t.admin.query(`SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolreplication FROM pg_roles WHERE rolname = $1`, [appRole]);
     expect(role).toEqual({ rolsuper: false, rolbypassrls: false, rolcreaterole: false, rolcreatedb: false, rolreplication: false });
     // A member of the owner (or of any privileged role) could SET ROLE to it and step around RLS.
     const memberOf = await t.admin.query(`SELECT rolname FROM pg_roles WHERE rolname <> $1 AND pg_has_role($1, oid, 'MEMBER')`, [appRole]);
-    expect(memberOf).toEqual([]);
+    expect(memberOf).toEqual([{ rolname: platformRoleName(appRole) }]);
+    // ...which it does not inherit: the platform role's policies never apply to a tenant query.
+    const [inherits] = await t.admin.query(`SELECT pg_has_role($1, $2, 'USAGE') AS usage`, [appRole, platformRoleName(appRole)]);
+    expect(inherits).toEqual({ usage: false });
+  });
+
+  it('gives the platform role reads of every table and no write, and no privileged attribute', async () => {
+    const platformRole = platformRoleName(appRole);
+    const [role] = await t.admin.query(`SELECT rolsuper, rolbypassrls, rolcanlogin, rolcreaterole FROM pg_roles WHERE rolname = $1`, [platformRole]);
+    expect(role).toEqual({ rolsuper: false, rolbypassrls: false, rolcanlogin: false, rolcreaterole: false });
+    const writable = await t.admin.query(
+      `SELECT table_name, privilege_type FROM information_schema.role_table_grants WHERE grantee = $1 AND table_schema = 'public' AND privilege_type <> 'SELECT'`,
+      [platformRole],
+    );
+    expect(writable).toEqual([]);
+    const platformPolicies = await t.admin.query<{ cmd: string }>(
+      `SELECT DISTINCT p.polcmd::text AS cmd FROM pg_policy p WHERE $1::regrole = ANY (p.polroles)`,
+      [platformRole],
+    );
+    expect(platformPolicies).toEqual([{ cmd: 'r' }]);
   });
 
   it('lets the app role own nothing and create nothing in the database', async () => {

@@ -14,6 +14,7 @@ import { PgliteSession, PgliteTransaction } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { executionContext } from '../context.js';
 import { isUuid } from './ids.js';
+import { platformRoleName } from './roles.js';
 
 /** Query results of both drivers expose `rows` (and usually a count of affected rows). */
 export interface QueryResultHKT extends PgQueryResultHKT {
@@ -40,6 +41,11 @@ export interface UnitOfWorkContext {
   tenantId?: string | null;
   /** The acting person, for the few policies keyed on the user (their own memberships). */
   userId?: string | null;
+  /**
+   * A platform administration read: runs as the platform role, which reads every tenant and writes
+   * nothing (src/core/db/roles.ts). Only the platform administration module asks for it.
+   */
+  platform?: boolean;
 }
 
 /** Minimal executor for pg-boss and other raw-SQL consumers. */
@@ -104,6 +110,10 @@ export function unitOfWorkPrelude(appRole: string, context: UnitOfWorkContext): 
   if (tenantId !== '' && !isUuid(tenantId)) throw new TypeError('tenantId must be a UUID');
   if (userId !== '' && !isUuid(userId)) throw new TypeError('userId must be a UUID');
   if (!/^[a-z_][a-z0-9_]*$/.test(appRole)) throw new TypeError('invalid role name');
+  if (context.platform) {
+    if (tenantId !== '') throw new TypeError('a platform unit of work acts in no tenant');
+    return `SET LOCAL ROLE ${platformRoleName(appRole)}; SELECT set_config('app.tenant_id', '', true), set_config('app.user_id', '${userId}', true)`;
+  }
   return `SET LOCAL ROLE ${appRole}; SELECT set_config('app.tenant_id', '${tenantId}', true), set_config('app.user_id', '${userId}', true)`;
 }
 

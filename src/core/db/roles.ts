@@ -10,11 +10,18 @@ export interface RoleNames {
 }
 
 /** Tables the app may append to and read, but never rewrite. */
-export const APPEND_ONLY_TABLES = ['audit_events'] as const;
+export const APPEND_ONLY_TABLES = ['audit_events', 'platform_audit_events'] as const;
 
 export const JOB_SCHEMA = 'pgboss';
 
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
+/**
+ * The platform administration read role (DESIGN §5: platform reads take their own path): it reads every
+ * tenant's rows and writes nothing. The app role may switch to it (SET LOCAL ROLE, in platform units of
+ * work only) but does not inherit it, so no policy of it ever applies to a tenant query.
+ */
+export const platformRoleName = (appRole: string) => `${appRole}_platform`;
 
 /**
  * Run by the migration login (an administrator, or the owner role itself) before migrations: creates the
@@ -38,9 +45,22 @@ BEGIN
     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
     END;
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${literal(platformRoleName(appRole))}) THEN
+    BEGIN
+      CREATE ROLE ${platformRoleName(appRole)} NOLOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+  END IF;
   BEGIN
-    -- Re-asserted every time: the app role must never gain these, whoever created it.
-    ALTER ROLE ${appRole} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION ${password};
+    -- Re-asserted every time: the app role must never gain these, whoever created it. NOINHERIT: it is a
+    -- member of the platform role only to switch to it explicitly.
+    ALTER ROLE ${appRole} LOGIN NOINHERIT NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION ${password};
+    ALTER ROLE ${platformRoleName(appRole)} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+    IF current_setting('server_version_num')::int >= 160000 THEN
+      EXECUTE format('GRANT %I TO %I WITH INHERIT FALSE, SET TRUE', ${literal(platformRoleName(appRole))}, ${literal(appRole)});
+    ELSE
+      EXECUTE format('GRANT %I TO %I', ${literal(platformRoleName(appRole))}, ${literal(appRole)});
+    END IF;
   EXCEPTION WHEN insufficient_privilege THEN
     RAISE WARNING 'cannot alter role ${appRole} as %; make sure it is not superuser or BYPASSRLS', current_user;
   END;
@@ -60,6 +80,7 @@ $roles$;`;
 
 /** Run as the owner after migrations: what the app role may do, and the owner's narrow cross-tenant policies. */
 export function grantAppSql({ ownerRole, appRole }: RoleNames): string {
+  const platformRole = platformRoleName(appRole);
   const appendOnly = APPEND_ONLY_TABLES.join(', ');
   return `
 GRANT USAGE ON SCHEMA public TO ${appRole};
@@ -78,6 +99,20 @@ CREATE POLICY memberships_person_read ON memberships FOR SELECT TO ${ownerRole} 
 DROP POLICY IF EXISTS tenants_person_read ON tenants;
 CREATE POLICY tenants_person_read ON tenants FOR SELECT TO ${ownerRole}
   USING (EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = tenants.id AND m.user_id = (SELECT app_current_user_id())));
+
+-- The platform read role: reads every table, through one read-only policy per RLS table.
+GRANT USAGE ON SCHEMA public TO ${platformRole};
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${platformRole};
+DO $platform$
+DECLARE t record;
+BEGIN
+  FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relrowsecurity LOOP
+    EXECUTE format('DROP POLICY IF EXISTS %I ON %I', t.relname || '_platform_read', t.relname);
+    EXECUTE format('CREATE POLICY %I ON %I FOR SELECT TO %I USING (true)', t.relname || '_platform_read', t.relname, ${literal(platformRole)});
+  END LOOP;
+END
+$platform$;
 
 GRANT USAGE ON SCHEMA ${JOB_SCHEMA} TO ${appRole};
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${JOB_SCHEMA} TO ${appRole};

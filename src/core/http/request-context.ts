@@ -42,12 +42,16 @@ export interface Actor {
   /** A user's session (the `sid` of the access token) and the token's id. */
   sessionId?: string;
   tokenId?: string;
-  /** The role of the user's membership in `tenantId` (until the authorization issue's role catalog). */
+  /** The built-in role of the user's membership in `tenantId` (custom roles come from the grants cache). */
   role?: 'owner' | 'admin' | 'member';
+  /** The membership's `authz_version`: the key of its cached custom grants. */
+  authzVersion?: number;
+  /** Set when a platform administrator acts as this user (an impersonation session). */
+  impersonatorId?: string;
   platformRole?: 'platform_admin' | 'platform_operator';
   /** Whether the session's sign-in presented a second factor. */
   mfaVerified?: boolean;
-  /** The store context (X-Store-ID), once accepted for this actor; and their role in that store, if assigned. */
+  /** The store context (X-Store-ID) when it names a live store of the tenant; and the person's role there, if assigned. */
   storeId?: string;
   storeRole?: 'store_manager' | 'store_staff';
   /** Why a tenant named by the credential is not usable: a tenant-scoped route answers 403 for it. */

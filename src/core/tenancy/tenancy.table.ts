@@ -4,7 +4,7 @@
  * `tenant_isolation`.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, check, foreignKey, index, jsonb, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, foreignKey, index, jsonb, pgSequence, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, idColumn, tenantIdColumn, updatedAt } from '../db/columns.js';
 import { RESERVED_SLUGS } from './slug.js';
 
@@ -89,6 +89,14 @@ export const membershipStatuses = ['active', 'deactivated'] as const;
 export const membershipRoles = ['owner', 'admin', 'member'] as const;
 export type MembershipRole = (typeof membershipRoles)[number];
 
+/**
+ * Versions of what a member may do: a membership's `authz_version` takes a new value of this sequence
+ * whenever one of its custom role assignments, or the content of a role it holds, changes (triggers in
+ * `authorization_isolation`). Values are never reused, so a cached permission set can never match a
+ * later membership of the same person.
+ */
+export const authzVersionSeq = pgSequence('authz_version_seq');
+
 export const memberships = pgTable(
   'memberships',
   {
@@ -98,6 +106,8 @@ export const memberships = pgTable(
     role: text('role', { enum: membershipRoles }).notNull().default('member'),
     /** The person's job title in this tenant. */
     title: text('title'),
+    /** Changes whenever the member's custom roles change: the key of the cached permission set. */
+    authzVersion: bigint('authz_version', { mode: 'number' }).notNull().default(sql`nextval('authz_version_seq')`),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

@@ -2,14 +2,12 @@
  * Authentication (DESIGN §4): a bearer access token → `request.actor`. The signature check is cached by
  * the token verifier; the session is looked up on every request (one statement, `session_actor`), so a
  * logout, a revoked session, a disabled person or a lost membership cuts access off at once, in every
- * process.
+ * process. The same statement reads what the permission check needs (the membership's built-in role and
+ * authz version, the store named by `X-Store-ID` and the person's role there) and enforces the tenant's
+ * session lifetime. The authorization module then checks the route's permission.
  *
  * Routes declare `permission: 'self'` when any signed-in person may call them about their own account
- * (sessions, MFA, profile). Every other permission is tenant-scoped and checked here, in this order:
- * the membership and tenant are active (403 `auth.tenant_access_revoked`), the tenant's MFA requirement
- * is met (403 `auth.mfa_enrollment_required`), the member's role holds the permission (403
- * `auth.forbidden`), and the store named by `X-Store-ID`, if any, is one the member may act in (403
- * `store.access_denied`). The same statement also enforces the tenant's session lifetime.
+ * (sessions, MFA, profile).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -18,7 +16,6 @@ import { AppError } from '../../core/http/errors.js';
 import { setActor, type Actor } from '../../core/http/request-context.js';
 import { isUuid } from '../../core/db/ids.js';
 import type { TenantView, UserView } from './auth.schemas.js';
-import { hasTenantWideAccess, roleHasPermission } from './permissions.js';
 import { InvalidTokenError, type AccessTokens } from './tokens.js';
 
 /** The permission of routes about the caller's own account: any signed-in person holds it. */
@@ -36,9 +33,11 @@ interface SessionActorRow {
   platform_role: Actor['platformRole'] | null;
   mfa_verified: boolean;
   session_created_at: Date;
+  impersonator_id: string | null;
   membership_status: 'active' | 'deactivated' | null;
   membership_role: Actor['role'] | null;
   membership_title: string | null;
+  membership_authz_version: string | number | null;
   tenant_name: string | null;
   tenant_slug: string | null;
   tenant_status: TenantView['status'] | null;
@@ -161,14 +160,16 @@ export async function authenticateToken(
   if (claims.tid && outlivedTenantPolicy(row, Date.now())) throw new InvalidTokenError('session older than the tenant allows');
   const actor: Actor = { kind: 'user', userId: claims.sub, sessionId: claims.sid, tokenId: claims.jti, mfaVerified: row.mfa_verified };
   if (row.platform_role) actor.platformRole = row.platform_role;
+  if (row.impersonator_id) actor.impersonatorId = row.impersonator_id;
   if (claims.tid) {
     const revoked = tenantAccessRevoked(row);
     if (revoked) actor.tenantAccessRevoked = revoked;
     else {
       actor.tenantId = claims.tid;
       if (row.membership_role) actor.role = row.membership_role;
-      // The store context is accepted for tenant-wide roles and for the store's own people.
-      if (storeId && row.store_exists && (row.store_role || (actor.role && hasTenantWideAccess(actor.role)))) {
+      actor.authzVersion = Number(row.membership_authz_version);
+      // Whether the person may act in this store is the permission check's decision.
+      if (storeId && row.store_exists) {
         actor.storeId = storeId;
         if (row.store_role) actor.storeRole = row.store_role;
       }
@@ -181,8 +182,8 @@ export const authenticatePlugin = fp(async function authenticate(app: FastifyIns
   const deps = { db: app.platform.db, accessTokens: options.accessTokens };
   app.decorateRequest('signedIn', undefined);
 
-  // preValidation: after routing (so unknown routes stay 404 for everyone) and before the route guard's
-  // preHandler and the per-actor rate limits.
+  // preValidation: after routing (so unknown routes stay 404 for everyone), just before the permission
+  // check (authorization module) and the per-actor rate limits.
   // Callback-style hooks: a request without a bearer token (health checks, public routes) passes without
   // allocating a promise.
   app.addHook('preValidation', (request, _reply, done) => {
@@ -206,27 +207,5 @@ export const authenticatePlugin = fp(async function authenticate(app: FastifyIns
         done(error as Error);
       },
     );
-  });
-
-  app.addHook('preHandler', (request, _reply, done) => {
-    const { actor } = request;
-    const permission = request.routeOptions.config.permission;
-    if (!actor || !permission || permission === SELF) return done();
-    if (actor.tenantAccessRevoked) {
-      return done(new AppError('auth.tenant_access_revoked', 'Your access to this tenant is no longer active; switch to another tenant.'));
-    }
-    if (!actor.tenantId && actor.kind === 'user') {
-      return done(new AppError('auth.tenant_access_revoked', 'This route acts in a tenant, and the credential names none.'));
-    }
-    if (request.signedIn?.mfaEnrollmentRequired) {
-      return done(new AppError('auth.mfa_enrollment_required', 'This tenant requires two-factor authentication: set it up (POST /api/v1/auth/mfa/totp/setup) before anything else.'));
-    }
-    if (actor.role && !roleHasPermission(actor.role, permission)) {
-      return done(new AppError('auth.forbidden', `Your role in this tenant does not allow this (${permission}).`));
-    }
-    if (request.headers['x-store-id'] && !actor.storeId) {
-      return done(new AppError('store.access_denied', 'You may not act in that store (X-Store-ID): it is not one of the stores you are assigned to.'));
-    }
-    done();
   });
 });

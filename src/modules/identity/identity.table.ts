@@ -32,6 +32,8 @@ export const sessions = pgTable(
     expiresAt: timestamptz('expires_at').notNull(),
     revokedAt: timestamptz('revoked_at'),
     revokedReason: text('revoked_reason'),
+    /** Set on an impersonation session: the platform administrator acting as `user_id`. */
+    impersonatorId: uuid('impersonator_id').references(() => users.id, { onDelete: 'cascade' }),
   },
   (t) => [
     // Listing and revoking a person's live sessions.

@@ -88,6 +88,8 @@ export const invitations = pgTable(
     role: text('role', { enum: membershipRoles }).notNull().default('member'),
     /** Stores the invitee is assigned to on acceptance (checked again then: a store may be gone). */
     storeIds: uuid('store_ids').array().notNull().default(sql`'{}'::uuid[]`),
+    /** Custom tenant roles the invitee gets on acceptance (those deleted since are skipped). */
+    roleIds: uuid('role_ids').array().notNull().default(sql`'{}'::uuid[]`),
     message: text('message'),
     /** SHA-256 (hex) of the emailed token. */
     tokenHash: text('token_hash').notNull(),

@@ -30,7 +30,7 @@ export async function storePeopleRoutes(untyped: FastifyInstance, options: { dep
   app.get(
     '/:id/users',
     {
-      config: { permission: 'stores.view' },
+      config: { permission: 'stores.view', storeParam: 'id' },
       schema: {
         tags: ['stores'],
         summary: 'List a store’s people',
@@ -47,7 +47,7 @@ export async function storePeopleRoutes(untyped: FastifyInstance, options: { dep
   app.post(
     '/:id/users',
     {
-      config: { permission: 'stores.manage' },
+      config: { permission: 'store_people.manage', storeParam: 'id' },
       schema: {
         tags: ['stores'],
         summary: 'Assign people to a store',
@@ -72,7 +72,7 @@ export async function storePeopleRoutes(untyped: FastifyInstance, options: { dep
   app.delete(
     '/:id/users/:userId',
     {
-      config: { permission: 'stores.manage' },
+      config: { permission: 'store_people.manage', storeParam: 'id' },
       schema: {
         tags: ['stores'],
         summary: 'Unassign a person from a store',
@@ -95,7 +95,7 @@ export async function storePeopleRoutes(untyped: FastifyInstance, options: { dep
   app.delete(
     '/:id/users',
     {
-      config: { permission: 'stores.manage' },
+      config: { permission: 'store_people.manage', storeParam: 'id' },
       schema: {
         tags: ['stores'],
         summary: 'Unassign people from a store',

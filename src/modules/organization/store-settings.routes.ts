@@ -19,7 +19,7 @@ export async function storeSettingsRoutes(untyped: FastifyInstance, options: { d
   app.get(
     '/:id/settings',
     {
-      config: { permission: 'stores.view' },
+      config: { permission: 'stores.view', storeParam: 'id' },
       schema: {
         tags: ['stores'],
         summary: 'Get a store’s settings',
@@ -35,7 +35,7 @@ export async function storeSettingsRoutes(untyped: FastifyInstance, options: { d
   app.patch(
     '/:id/settings',
     {
-      config: { permission: 'stores.manage' },
+      config: { permission: 'stores.update', storeParam: 'id' },
       schema: {
         tags: ['stores'],
         summary: 'Change a store’s settings',

@@ -42,7 +42,7 @@ export async function storeRoutes(untyped: FastifyInstance, options: { deps: Org
   app.get(
     '/:id',
     {
-      config: { permission: 'stores.view' },
+      config: { permission: 'stores.view', storeParam: 'id' },
       schema: {
         tags: ['stores'],
         summary: 'Get a store',
@@ -80,7 +80,7 @@ export async function storeRoutes(untyped: FastifyInstance, options: { deps: Org
   app.patch(
     '/:id',
     {
-      config: { permission: 'stores.manage' },
+      config: { permission: 'stores.update', storeParam: 'id' },
       schema: {
         tags: ['stores'],
         summary: 'Change a store',
