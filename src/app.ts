@@ -21,6 +21,7 @@ import { healthRoutes } from './modules/health/health.routes.js';
 import { authorizationModule } from './modules/authorization/index.js';
 import { identityModule } from './modules/identity/index.js';
 import { organizationModule, startOrganizationWorkers } from './modules/organization/index.js';
+import { platformAdminModule } from './modules/platform-admin/index.js';
 import { VERSION } from './version.js';
 
 declare module 'fastify' {
@@ -105,6 +106,7 @@ async function registerPlugins(app: FastifyInstance, config: Config, platform: P
   await app.register(identityModule, { config });
   await app.register(authorizationModule);
   await app.register(organizationModule, { config });
+  await app.register(platformAdminModule, { config });
 
 }
 

@@ -133,3 +133,10 @@ export async function signedInMember(app: FastifyInstance, tenantId: string, rol
   const login = await signInAs(app, person, tenantId);
   return { person, token: login.accessToken, login };
 }
+
+/** A platform administrator (or operator), signed in without a tenant. */
+export async function signedInPlatformAdmin(app: FastifyInstance, platformRole: 'platform_admin' | 'platform_operator' = 'platform_admin') {
+  const person = await createPerson(app, { platformRole });
+  const login = await signInAs(app, person);
+  return { person, token: login.accessToken, login };
+}

@@ -8,7 +8,7 @@ import { executionContext } from '../context.js';
 import type { Tx } from '../db/database.js';
 import { outboxRow, type NewEvent } from '../events/events.js';
 import { outboxEvents } from '../events/events.table.js';
-import { auditEvents, type ActorType } from './audit.table.js';
+import { auditEvents, platformAuditEvents, type ActorType } from './audit.table.js';
 
 export interface AuditEntry {
   actor: { type: ActorType; id?: string | null };
@@ -21,6 +21,8 @@ export interface AuditEntry {
   userAgent?: string | null;
   /** Defaults to the current request's id. */
   requestId?: string | null;
+  /** The platform administrator behind the actor, when acting through an impersonation session. */
+  impersonatorId?: string | null;
 }
 
 /** Where a request came from: kept on audit rows (and sessions). */
@@ -28,12 +30,21 @@ export interface RequestOrigin {
   ip: string;
   userAgent: string | null;
   requestId: string;
+  /** Set when the request comes through an impersonation session: lands on every audit row it writes. */
+  impersonatorId?: string;
 }
 
 /** Where the request came from, for audit entries: `audit.record(tx, { ...requestOrigin(request), … })`. */
-export function requestOrigin(request: { ip: string; id: string; headers: Record<string, string | string[] | undefined> }): RequestOrigin {
+export function requestOrigin(request: {
+  ip: string;
+  id: string;
+  headers: Record<string, string | string[] | undefined>;
+  actor?: { impersonatorId?: string };
+}): RequestOrigin {
   const userAgent = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : null, requestId: request.id };
+  const origin: RequestOrigin = { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : null, requestId: request.id };
+  if (request.actor?.impersonatorId) origin.impersonatorId = request.actor.impersonatorId;
+  return origin;
 }
 
 function auditRow(entry: AuditEntry) {
@@ -49,8 +60,45 @@ function auditRow(entry: AuditEntry) {
     ip: entry.ip ?? null,
     userAgent: entry.userAgent ?? null,
     requestId: entry.requestId ?? executionContext.current()?.requestId ?? null,
+    impersonatorId: entry.impersonatorId ?? null,
   };
 }
+
+/** An entry of the platform's own audit trail (platform administration, impersonation). */
+export interface PlatformAuditEntry {
+  /** The acting platform administrator or operator (null: the system). */
+  actorId: string | null;
+  /** Namespaced verb, e.g. `platform.tenant_suspended`, `impersonation.started`. */
+  action: string;
+  target?: { type: string; id: string };
+  /** The tenant the action concerns, if any. */
+  tenantId?: string | null;
+  details?: unknown;
+  ip?: string | null;
+  userAgent?: string | null;
+  requestId?: string | null;
+}
+
+export const platformAudit = {
+  /** Appends to the platform audit trail in `tx` (any unit of work: the table is global); returns its id. */
+  async record(tx: Tx, entry: PlatformAuditEntry): Promise<string> {
+    const [row] = await tx
+      .insert(platformAuditEvents)
+      .values({
+        actorId: entry.actorId,
+        action: entry.action,
+        targetType: entry.target?.type ?? null,
+        targetId: entry.target?.id ?? null,
+        targetTenantId: entry.tenantId ?? null,
+        details: entry.details ?? null,
+        ip: entry.ip ?? null,
+        userAgent: entry.userAgent ?? null,
+        requestId: entry.requestId ?? executionContext.current()?.requestId ?? null,
+      })
+      .returning({ id: platformAuditEvents.id });
+    return row!.id;
+  },
+};
 
 export const audit = {
   /** Appends an audit event in `tx`; returns its id. */

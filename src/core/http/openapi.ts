@@ -32,6 +32,8 @@ export const openApiPlugin = fp(async function openApi(app: FastifyInstance, opt
         { name: 'users', description: 'People: the signed-in person and the members of a tenant.' },
         { name: 'invitations', description: 'Invitations to join a tenant: sending, listing, resending and revoking them (accepting is under auth).' },
         { name: 'stores', description: 'Stores (branches, locations) of a tenant, who works in each, and their settings.' },
+        { name: 'roles', description: 'The permission catalog, built-in and custom roles, and who holds which role (tenant-wide or in one store).' },
+        { name: 'admin', description: 'Platform administration: tenants, people, platform roles, statistics and impersonation (platform roles only).' },
       ],
       components: {
         securitySchemes: {

@@ -84,7 +84,10 @@ export const invitations = pgTable(
     tenantId: tenantIdColumn(),
     id: idColumn(),
     email: text('email').notNull(),
-    /** The membership role the invitee gets (never owner: ownership moves only by transfer). */
+    /**
+     * The built-in tenant role the invitee gets. `owner` only for the first owner of a tenant created by
+     * platform administration (it has no owner yet); otherwise ownership moves only by transfer.
+     */
     role: text('role', { enum: membershipRoles }).notNull().default('member'),
     /** Stores the invitee is assigned to on acceptance (checked again then: a store may be gone). */
     storeIds: uuid('store_ids').array().notNull().default(sql`'{}'::uuid[]`),
@@ -107,6 +110,6 @@ export const invitations = pgTable(
     uniqueIndex('invitations_pending_email_key').on(t.tenantId, sql`lower(${t.email})`).where(sql`${t.acceptedAt} is null and ${t.revokedAt} is null`),
     // The emailed token names its tenant (`<tenantId>.<secret>`), so acceptance looks it up inside that tenant.
     uniqueIndex('invitations_token_key').on(t.tenantId, t.tokenHash),
-    check('invitations_role_check', sql`${t.role} in ('admin', 'member')`),
+    check('invitations_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
   ],
 );
