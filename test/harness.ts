@@ -86,7 +86,7 @@ export async function createTestDatabase(config: Config): Promise<{ pglite?: PGl
 /** Builds the app on a fresh database. Call `close()` in afterAll. */
 export async function createTestApp(
   overrides: Record<string, string | undefined> = {},
-  options: Pick<BuildAppOptions, 'configure' | 'logger'> = {},
+  options: Pick<BuildAppOptions, 'configure' | 'logger' | 'onRoute'> = {},
 ): Promise<TestApp> {
   const baseConfig = testConfig(overrides);
   const database = await createTestDatabase(baseConfig);

@@ -24,7 +24,8 @@ export const uniqueEmail = (prefix = 'invitee') => `${prefix}-${randomBytes(5).t
 export interface InvitationView {
   id: string;
   email: string;
-  role: 'admin' | 'member';
+  role: 'owner' | 'admin' | 'member';
+  roleIds: string[];
   storeIds: string[];
   message: string | null;
   status: 'pending' | 'accepted' | 'revoked' | 'expired';

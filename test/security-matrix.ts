@@ -201,3 +201,70 @@ export function securityMatrix(
     });
   }
 }
+
+/** The tables a victim digest reads, found once per database in the catalog. */
+interface DigestPlan {
+  /** Base tables with a tenant_id column. */
+  tenantTables: string[];
+  /** Global tables (no tenant_id) and their single-column foreign keys to tenants(id) or users(id). */
+  globalTables: Map<string, { tenantColumns: string[]; userColumns: string[] }>;
+}
+
+const digestPlans = new WeakMap<AdminSql, Promise<string>>();
+
+async function readDigestPlan(admin: AdminSql): Promise<DigestPlan> {
+  const tenantTables = await admin.query<{ table_name: string }>(
+    `SELECT c.table_name FROM information_schema.columns c
+       JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+      WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE'
+      ORDER BY c.table_name`,
+  );
+  const references = await admin.query<{ table_name: string; column_name: string; referenced: 'tenants' | 'users' }>(
+    `SELECT cl.relname AS table_name, a.attname AS column_name, ref.relname AS referenced
+       FROM pg_constraint con
+       JOIN pg_class cl ON cl.oid = con.conrelid
+       JOIN pg_namespace n ON n.oid = cl.relnamespace
+       JOIN pg_class ref ON ref.oid = con.confrelid
+       JOIN pg_attribute a ON a.attrelid = cl.oid AND a.attnum = con.conkey[1]
+      WHERE con.contype = 'f' AND n.nspname = 'public' AND ref.relname IN ('tenants', 'users') AND cardinality(con.conkey) = 1
+        AND NOT EXISTS (SELECT 1 FROM pg_attribute x WHERE x.attrelid = cl.oid AND x.attname = 'tenant_id' AND NOT x.attisdropped)
+      ORDER BY 1, 2`,
+  );
+  const globalTables: DigestPlan['globalTables'] = new Map([['users', { tenantColumns: [], userColumns: ['id'] }]]);
+  for (const { table_name, column_name, referenced } of references) {
+    const entry = globalTables.get(table_name) ?? { tenantColumns: [], userColumns: [] };
+    (referenced === 'tenants' ? entry.tenantColumns : entry.userColumns).push(column_name);
+    globalTables.set(table_name, entry);
+  }
+  return { tenantTables: tenantTables.map((row) => row.table_name), globalTables };
+}
+
+/** One statement digesting every table of the plan: `$1` the tenant, `$2` the people. */
+async function digestStatement(admin: AdminSql): Promise<string> {
+  const plan = await readDigestPlan(admin);
+  const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  const part = (label: string, table: string, where: string) =>
+    `SELECT '${label}' AS part, coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), 'empty') AS digest FROM public.${quote(table)} t WHERE ${where}`;
+  const parts = [
+    part('tenants', 'tenants', 't.id = $1::uuid'),
+    ...plan.tenantTables.map((table) => part(table, table, 't.tenant_id = $1::uuid')),
+    ...[...plan.globalTables].map(([table, { tenantColumns, userColumns }]) =>
+      part(`global:${table}`, table, [...tenantColumns.map((c) => `t.${quote(c)} = $1::uuid`), ...userColumns.map((c) => `t.${quote(c)} = ANY($2::uuid[])`)].join(' OR ')),
+    ),
+  ];
+  return parts.join('\nUNION ALL\n');
+}
+
+/**
+ * A digest of everything a victim tenant and its people own, in one statement: every row of every base
+ * table with a tenant_id (as {@link tenantDigest}), the tenant's own row, and the rows of global tables
+ * (users, sessions, impersonations, …) that reference the tenant or one of `userIds` through a foreign
+ * key — all found in the catalog once per database, so tables added later are covered without edits.
+ * Equal digests before and after a request = the request changed nothing of the victim's.
+ */
+export async function victimDigest(admin: AdminSql, victim: { tenantId: string; userIds: string[] }): Promise<Record<string, string>> {
+  let statement = digestPlans.get(admin);
+  if (!statement) digestPlans.set(admin, (statement = digestStatement(admin)));
+  const rows = await admin.query<{ part: string; digest: string }>(await statement, [victim.tenantId, victim.userIds]);
+  return Object.fromEntries(rows.map((row) => [row.part, row.digest]));
+}

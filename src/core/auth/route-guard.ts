@@ -2,7 +2,7 @@
  * Every route declares who may call it: `config.public: true`, or `config.permission: '<resource.action>'`
  * (DESIGN §6). Undeclared routes are refused when they are registered, so none can slip in unguarded,
  * and non-public routes answer 401 unless authentication established an actor.
- * The permission itself is checked by the authorization module (it lands with the RBAC issue).
+ * The permission itself is checked by the authorization module (src/modules/authorization/enforce.ts).
  */
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';

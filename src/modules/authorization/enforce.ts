@@ -63,9 +63,6 @@ export function checkTenantPermission(request: FastifyRequest, actor: Actor, gra
 function precheck(request: FastifyRequest, permission: string): AppError | null | 'tenant' {
   const { actor } = request;
   if (!actor) return unauthenticated();
-  if (actor.impersonatorId && request.routeOptions.config.notWhileImpersonating) {
-    return refuse('auth.impersonation_restricted', 'An impersonation session may not change credentials, two-factor settings, sessions or ownership.');
-  }
   if (permission === SELF) return null;
   if (isPlatformPermission(permission)) {
     if (actor.impersonatorId || !platformRoleHas(actor.platformRole, permission)) {
@@ -91,6 +88,10 @@ export const enforcePermissionsPlugin = fp(async function enforcePermissions(app
   app.decorateRequest('grants', undefined);
   app.addHook('preValidation', (request, _reply, done) => {
     const { config } = request.routeOptions;
+    // Before the public shortcut: accept-invite is public, yet a bearer token there signs its person in.
+    if (config.notWhileImpersonating && request.actor?.impersonatorId) {
+      return done(refuse('auth.impersonation_restricted', 'An impersonation session may not change credentials, two-factor settings, sessions or ownership.'));
+    }
     if (config.public || request.is404) return done();
     const permission = config.permission!;
     const outcome = precheck(request, permission);

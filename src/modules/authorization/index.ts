@@ -5,8 +5,10 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Platform } from '../../core/platform.js';
+import { assignmentRoutes } from './assignments.routes.js';
 import { enforcePermissionsPlugin } from './enforce.js';
 import { createGrantsCache, type GrantsCache } from './grants.js';
+import { roleRoutes } from './roles.routes.js';
 
 export { PERMISSIONS, BUILTIN_ROLE_PERMISSIONS, isPermission, isPlatformPermission, type Permission } from './permissions.js';
 export { holdsTenantWide } from './enforce.js';
@@ -30,4 +32,6 @@ export const authorizationModule = fp(async function authorization(app: FastifyI
   const deps: AuthorizationDeps = { platform: app.platform, grants: createGrantsCache({ db: app.platform.db }) };
   app.decorate('authorization', deps);
   await app.register(enforcePermissionsPlugin, { grants: deps.grants });
+  await app.register(roleRoutes, { prefix: '/api/v1', db: app.platform.db });
+  await app.register(assignmentRoutes, { prefix: '/api/v1/users', deps });
 });

@@ -192,7 +192,7 @@ export async function accountRoutes(app: FastifyInstance, options: { deps: Ident
   app.post<{ Body: Static<typeof ChangePasswordBody> }>(
     '/change-password',
     {
-      config: { permission: SELF, idempotency: false },
+      config: { permission: SELF, idempotency: false, notWhileImpersonating: true },
       schema: {
         tags: ['auth'],
         summary: 'Change the password',
@@ -220,7 +220,7 @@ export async function accountRoutes(app: FastifyInstance, options: { deps: Ident
   app.post<{ Body: Static<typeof ChangeEmailBody> }>(
     '/change-email',
     {
-      config: { permission: SELF, idempotency: false },
+      config: { permission: SELF, idempotency: false, notWhileImpersonating: true },
       schema: {
         tags: ['auth'],
         summary: 'Change the email address',

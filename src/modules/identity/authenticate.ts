@@ -41,7 +41,7 @@ interface SessionActorRow {
   tenant_name: string | null;
   tenant_slug: string | null;
   tenant_status: TenantView['status'] | null;
-  tenant_settings: { security?: { mfaRequired?: boolean; sessionMaxAgeMinutes?: number | null } } | null;
+  tenant_settings: { security?: { mfaRequired?: boolean; sessionMaxAgeMinutes?: number | null; allowImpersonation?: boolean } } | null;
   store_exists: boolean;
   store_role: Actor['storeRole'] | null;
 }
@@ -156,6 +156,10 @@ export async function authenticateToken(
     deps.accessTokens.forget(claims.jti);
     throw new InvalidTokenError('session ended');
   }
+  // The banner claim must tell the truth: an impersonation token and its session name the same administrator.
+  if ((claims.act?.sub ?? null) !== (row.impersonator_id ?? null)) throw new InvalidTokenError('actor claim does not match the session');
+  // A tenant that forbids impersonation cuts running impersonations off too.
+  if (row.impersonator_id && row.tenant_settings?.security?.allowImpersonation === false) throw new InvalidTokenError('the tenant forbids impersonation');
   // The tenant's own, shorter session lifetime: the session is over for this tenant (sign in again).
   if (claims.tid && outlivedTenantPolicy(row, Date.now())) throw new InvalidTokenError('session older than the tenant allows');
   const actor: Actor = { kind: 'user', userId: claims.sub, sessionId: claims.sid, tokenId: claims.jti, mfaVerified: row.mfa_verified };

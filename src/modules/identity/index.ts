@@ -40,6 +40,10 @@ export { generateSecretToken, hashSecretToken } from './secrets.js';
 export { signIn } from './sign-in.js';
 export { bearerToken } from './authenticate.js';
 export { normalizeEmail, OpaqueTokenSchema, type LoginResponse } from './auth.schemas.js';
+// For platform administration: ending every session of a person it disables.
+export { sessions } from './identity.table.js';
+// For governed impersonation (platform administration): its session, and revoking it when it ends early.
+export { createImpersonationSession, revokeSession } from './sessions.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

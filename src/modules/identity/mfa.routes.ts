@@ -60,7 +60,7 @@ export async function mfaRoutes(untyped: FastifyInstance, options: { deps: Ident
     '/mfa/totp/setup',
     {
       // The answer carries the secret: it must not be stored for Idempotency-Key replays.
-      config: { permission: SELF, idempotency: false },
+      config: { permission: SELF, idempotency: false, notWhileImpersonating: true },
       schema: {
         tags: ['auth'],
         summary: 'Start TOTP setup',
@@ -84,7 +84,7 @@ export async function mfaRoutes(untyped: FastifyInstance, options: { deps: Ident
   app.post(
     '/mfa/totp/enable',
     {
-      config: { permission: SELF, idempotency: false },
+      config: { permission: SELF, idempotency: false, notWhileImpersonating: true },
       schema: {
         tags: ['auth'],
         summary: 'Enable TOTP',
@@ -109,7 +109,7 @@ export async function mfaRoutes(untyped: FastifyInstance, options: { deps: Ident
   app.post(
     '/mfa/totp/disable',
     {
-      config: { permission: SELF },
+      config: { permission: SELF, notWhileImpersonating: true },
       schema: {
         tags: ['auth'],
         summary: 'Disable TOTP',
@@ -135,7 +135,7 @@ export async function mfaRoutes(untyped: FastifyInstance, options: { deps: Ident
   app.post(
     '/mfa/recovery-codes',
     {
-      config: { permission: SELF, idempotency: false },
+      config: { permission: SELF, idempotency: false, notWhileImpersonating: true },
       schema: {
         tags: ['auth'],
         summary: 'New recovery codes',

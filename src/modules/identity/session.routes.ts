@@ -85,7 +85,7 @@ export async function sessionRoutes(untyped: FastifyInstance, options: { deps: I
   app.post(
     '/logout-all',
     {
-      config: { permission: SELF, idempotency: false },
+      config: { permission: SELF, idempotency: false, notWhileImpersonating: true },
       schema: {
         tags: ['auth'],
         summary: 'Sign out everywhere',
@@ -123,7 +123,7 @@ export async function sessionRoutes(untyped: FastifyInstance, options: { deps: I
   app.delete(
     '/sessions/:id',
     {
-      config: { permission: SELF },
+      config: { permission: SELF, notWhileImpersonating: true },
       schema: {
         tags: ['auth'],
         summary: 'Revoke one of my sessions',
@@ -149,7 +149,7 @@ export async function sessionRoutes(untyped: FastifyInstance, options: { deps: I
     '/switch-tenant',
     {
       // The response carries a fresh refresh token: never stored for Idempotency-Key replays.
-      config: { permission: SELF, idempotency: false },
+      config: { permission: SELF, idempotency: false, notWhileImpersonating: true },
       schema: {
         tags: ['auth'],
         summary: 'Switch tenant',

@@ -31,7 +31,29 @@ export interface RotatedSession {
   refreshToken: string;
 }
 
-export type SessionRevocationReason = 'logout' | 'logout_all' | 'revoked' | 'refresh_token_reused' | 'password_reset' | 'password_changed' | 'email_changed' | 'mfa_changed';
+export type SessionRevocationReason =
+  | 'logout'
+  | 'logout_all'
+  | 'revoked'
+  | 'refresh_token_reused'
+  | 'password_reset'
+  | 'password_changed'
+  | 'email_changed'
+  | 'mfa_changed'
+  | 'impersonation_ended';
+
+/** A session a platform administrator opens to act as a member of one tenant (an impersonation). */
+export interface NewImpersonationSession {
+  userId: string;
+  tenantId: string;
+  impersonatorId: string;
+  /** The administrator's own session state: an impersonation is never stronger than its sign-in. */
+  mfaVerified: boolean;
+  /** Its hard end: it never slides (there is no refresh token to slide it). */
+  expiresAt: Date;
+  ip?: string | null;
+  userAgent?: string | null;
+}
 
 const USER_AGENT_MAX = 512;
 
@@ -59,6 +81,27 @@ export async function createSession(tx: Tx, input: NewSession, lifetimes: Sessio
     })
     .returning({ id: sessions.id });
   return { sessionId: session!.id, refreshToken: await addRefreshToken(tx, session!.id) };
+}
+
+/**
+ * Opens an impersonation session in `tx`: no refresh token ever exists for it, so it cannot be refreshed,
+ * and it ends at `expiresAt` (idle and absolute end alike). Returns its id.
+ */
+export async function createImpersonationSession(tx: Tx, input: NewImpersonationSession): Promise<string> {
+  const [session] = await tx
+    .insert(sessions)
+    .values({
+      userId: input.userId,
+      activeTenantId: input.tenantId,
+      impersonatorId: input.impersonatorId,
+      mfaVerified: input.mfaVerified,
+      ip: input.ip ?? null,
+      userAgent: input.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+      idleExpiresAt: input.expiresAt,
+      expiresAt: input.expiresAt,
+    })
+    .returning({ id: sessions.id });
+  return session!.id;
 }
 
 const isLive = () => and(isNull(sessions.revokedAt), gt(sessions.idleExpiresAt, sql`now()`), gt(sessions.expiresAt, sql`now()`));

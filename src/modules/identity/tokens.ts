@@ -9,6 +9,8 @@
  * check each time; session revocation calls `forget(jti)` (and checks the session per request). A cached
  * token whose key has since been retired is refused. An unknown `kid` makes the key ring reload once
  * (throttled) before the token is refused: another process may just have rotated the signing key.
+ * An impersonation token names the acting administrator in the RFC 8693 `act` claim (`{ sub }`) and ends
+ * with its session rather than after the usual lifetime.
  */
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { AppError } from '../../core/http/errors.js';
@@ -29,6 +31,8 @@ export interface AccessTokenClaims {
   iat: number;
   exp: number;
   nbf?: number;
+  /** RFC 8693 actor: the platform administrator acting as `sub` (an impersonation token). */
+  act?: { sub: string };
   [claim: string]: unknown;
 }
 
@@ -36,6 +40,13 @@ export interface IssueAccessTokenInput {
   userId: string;
   tenantId?: string | null;
   sessionId: string;
+  /** Impersonation: the administrator acting as the user, written as the RFC 8693 `act` claim. */
+  actorId?: string;
+  /**
+   * When the token expires, instead of after the configured lifetime (an impersonation token ends with
+   * its session); rounded down to the second, and it must lie in the future.
+   */
+  expiresAt?: Date;
   /** Further claims (e.g. `sid`-bound data); may not override the registered ones. */
   extra?: Record<string, unknown>;
 }
@@ -73,7 +84,7 @@ export class InvalidTokenError extends AppError {
   }
 }
 
-const RESERVED_CLAIMS = new Set(['iss', 'aud', 'sub', 'tid', 'sid', 'typ', 'jti', 'iat', 'exp', 'nbf']);
+const RESERVED_CLAIMS = new Set(['iss', 'aud', 'sub', 'tid', 'sid', 'typ', 'jti', 'iat', 'exp', 'nbf', 'act']);
 const ALLOWED_HEADER_PARAMETERS = new Set(['alg', 'kid', 'typ']);
 /** How far in the future `iat` may lie (clock skew between processes). */
 const MAX_IAT_SKEW_SECONDS = 60;
@@ -113,6 +124,13 @@ function checkClaims(payload: JWTPayload, nowSeconds: number): AccessTokenClaims
     if (typeof claims[name] !== 'string' || claims[name] === '') throw new InvalidTokenError(`missing ${name}`);
   }
   if (claims.tid !== undefined && typeof claims.tid !== 'string') throw new InvalidTokenError('invalid tid');
+  if (claims.act !== undefined) {
+    const act: unknown = claims.act;
+    const sub = typeof act === 'object' && act !== null && !Array.isArray(act) ? (act as Record<string, unknown>).sub : undefined;
+    if (typeof sub !== 'string' || sub === '') throw new InvalidTokenError('invalid act');
+    // Only the actor's subject is trusted and passed on (no nested actor chains are issued here).
+    claims.act = { sub };
+  }
   if (typeof claims.iat !== 'number' || claims.iat > nowSeconds + MAX_IAT_SKEW_SECONDS) throw new InvalidTokenError('invalid iat');
   return claims as AccessTokenClaims;
 }
@@ -160,22 +178,24 @@ export function createAccessTokens(options: {
   };
 
   return {
-    issue: async ({ userId, tenantId, sessionId, extra = {} }) => {
+    issue: async ({ userId, tenantId, sessionId, actorId, expiresAt, extra = {} }) => {
       const reserved = Object.keys(extra).filter((name) => RESERVED_CLAIMS.has(name));
       if (reserved.length > 0) throw new TypeError(`extra claims may not set ${reserved.join(', ')}`);
       const { kid, privateKey } = keyRing.activeKey();
       const jti = uuidv7();
       const now = Math.floor(clock() / 1000);
-      const token = await new SignJWT({ ...extra, ...(tenantId ? { tid: tenantId } : {}), sid: sessionId, typ: 'access' })
+      const exp = expiresAt ? Math.floor(expiresAt.getTime() / 1000) : now + ttlSeconds;
+      if (exp <= now) throw new TypeError('expiresAt must lie in the future');
+      const token = await new SignJWT({ ...extra, ...(tenantId ? { tid: tenantId } : {}), sid: sessionId, typ: 'access', ...(actorId ? { act: { sub: actorId } } : {}) })
         .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid, typ: 'JWT' })
         .setIssuer(issuer)
         .setAudience(audience)
         .setSubject(userId)
         .setJti(jti)
         .setIssuedAt(now)
-        .setExpirationTime(now + ttlSeconds)
+        .setExpirationTime(exp)
         .sign(privateKey);
-      return { token, expiresIn: ttlSeconds, jti };
+      return { token, expiresIn: exp - now, jti };
     },
 
     verify: async (token) => {

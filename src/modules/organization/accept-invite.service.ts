@@ -11,8 +11,9 @@
  *   must use the bearer token (a session that passed the second factor): a password alone never signs
  *   them in.
  *
- * Then, in ONE transaction: the person (when new), the membership with the invited role, the store
- * assignments (stores deleted since the invitation are skipped), the invitation marked accepted under the
+ * Then, in ONE transaction: the person (when new), the membership with the invited built-in role, the
+ * invited custom tenant roles (role_assignments; roles deleted since, or no longer tenant-wide, are
+ * skipped), the store assignments (stores deleted since the invitation are skipped), the invitation marked accepted under the
  * very token presented (a concurrent acceptance, resend or revocation makes it fail), the audit rows and
  * `member.joined` event, and the session whose tokens answer the request — acting in the invited tenant.
  *
@@ -24,6 +25,7 @@ import { isUuid, uuidv7 } from '../../core/db/ids.js';
 import { emit } from '../../core/events/events.js';
 import { AppError, type FieldError } from '../../core/http/errors.js';
 import type { Actor } from '../../core/http/request-context.js';
+import { findRoles } from '../authorization/index.js';
 import { assertCurrentPassword, assertPasswordAcceptable, hashSecretToken, normalizeEmail, signedInPerson, signIn, type LoginResponse } from '../identity/index.js';
 import type { OrganizationDeps } from './deps.js';
 import { findLiveStoreIds } from './stores.repository.js';
@@ -34,6 +36,7 @@ import {
   findUserById,
   hasMembership,
   insertMembership,
+  insertRoleAssignments,
   insertStoreAssignments,
   insertUser,
   invitationStatus,
@@ -168,14 +171,19 @@ export async function acceptInvitation(deps: OrganizationDeps, input: AcceptInvi
     const accepted = await markInvitationAccepted(tx, tenantId, invitation.id, tokenHash, userId);
     if (!accepted) throw invalidToken();
 
-    const role = accepted.role === 'admin' ? 'admin' : 'member';
+    // `owner`: the first owner of a tenant platform administration created without members.
+    const role = accepted.role;
     await insertMembership(tx, tenantId, userId, role);
     // Stores deleted since the invitation was sent are skipped, not an error the invitee could fix.
     const live = await findLiveStoreIds(tx, tenantId, accepted.storeIds);
     const storeIds = accepted.storeIds.filter((id) => live.has(id));
     await insertStoreAssignments(tx, tenantId, userId, storeIds);
+    // Likewise custom roles deleted (or made store roles) since: the rest were vetted when inviting.
+    const stillTenantRoles = (await findRoles(tx, tenantId, accepted.roleIds)).filter((held) => held.key === null && held.scope === 'tenant').map((held) => held.id);
+    const roleIds = accepted.roleIds.filter((id) => stillTenantRoles.includes(id));
+    await insertRoleAssignments(tx, tenantId, roleIds.map((roleId) => ({ userId, roleId })), { storeId: null, assignedBy: accepted.invitedBy });
 
-    const after = { invitationId: accepted.id, email: accepted.email, role, storeIds, newAccount: acceptor.kind === 'new' };
+    const after = { invitationId: accepted.id, email: accepted.email, role, roleIds, storeIds, newAccount: acceptor.kind === 'new' };
     await audit.record(tx, { actor, action: 'member.joined', target: { type: 'member', id: userId }, after, ...origin });
     await emit(tx, { type: 'member.joined', tenantId, payload: { userId, invitedBy: accepted.invitedBy, ...after } });
 

@@ -19,6 +19,16 @@ export type { OrganizationDeps } from './deps.js';
 export { restoreTenant, scheduleTenantPurge, startOrganizationWorkers, type RestoreActor } from './tenant-closure.js';
 // A tenant's settings with the defaults filled in, for other modules.
 export { resolveTenantSettings, type TenantSettings } from './tenant-settings.js';
+// Platform administration of tenants: the same validation, slug choice, closure and invitation mail as
+// the tenant's own routes.
+export { closeTenantByPlatform, restorableUntil, type PlatformClosure } from './tenant-closure.js';
+export { assertSlugUsable, normalizeTenantName } from './tenants.service.js';
+export { insertTenantWithFreeSlug } from './tenants.repository.js';
+export { TenantClosureSchema, TenantNameSchema, TenantSlugSchema, UpdateTenantBody, type TenantClosure, type UpdateTenantInput } from './tenants.schemas.js';
+export { INVITATION_TTL_MS, newInvitationToken } from './invitations.service.js';
+export { insertInvitation } from './invitations.repository.js';
+export { invitationLink, queueInvitationMail } from './invitation-mails.js';
+export { stores } from './organization.table.js';
 
 export const organizationModule = fp(async function organization(app: FastifyInstance, options: { config: Config }) {
   const deps: OrganizationDeps = { config: options.config, platform: app.platform, identity: app.identity };

@@ -6,6 +6,7 @@
 import { and, desc, eq, isNotNull, isNull, lt, lte, gt, sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../../core/db/database.js';
 import { memberships, tenants, users, type MembershipRole } from '../../core/tenancy/tenancy.table.js';
+import { roleAssignments } from '../authorization/index.js';
 import { invitations, storeMembers } from './organization.table.js';
 
 export type InvitationRow = typeof invitations.$inferSelect;
@@ -61,8 +62,11 @@ export async function findOpenInvitationByEmail(tx: Tx, tenantId: string, email:
 
 export interface NewInvitation {
   email: string;
-  role: Exclude<MembershipRole, 'owner'>;
+  /** `owner` only for the first owner of a tenant created by platform administration. */
+  role: MembershipRole;
   storeIds: string[];
+  /** Custom tenant-scope roles given on acceptance (default none). */
+  roleIds?: string[];
   message: string | null;
   tokenHash: string;
   invitedBy: string;
@@ -164,13 +168,34 @@ export async function hasMembership(tx: Tx, tenantId: string, userId: string): P
   return row !== undefined;
 }
 
-export async function insertMembership(tx: Tx, tenantId: string, userId: string, role: Exclude<MembershipRole, 'owner'>): Promise<void> {
+export async function insertMembership(tx: Tx, tenantId: string, userId: string, role: MembershipRole): Promise<void> {
   await tx.insert(memberships).values({ tenantId, userId, role });
 }
 
 export async function insertStoreAssignments(tx: Tx, tenantId: string, userId: string, storeIds: string[]): Promise<void> {
   if (storeIds.length === 0) return;
   await tx.insert(storeMembers).values(storeIds.map((storeId) => ({ tenantId, storeId, userId })));
+}
+
+/**
+ * Gives custom roles — tenant-wide, or in `storeId` (where each person must be assigned) — skipping those
+ * held already there; answers the holdings given now.
+ */
+export async function insertRoleAssignments(
+  tx: Tx,
+  tenantId: string,
+  holdings: Array<{ userId: string; roleId: string }>,
+  where: { storeId: string | null; assignedBy: string | null },
+): Promise<Array<{ userId: string; roleId: string }>> {
+  if (holdings.length === 0) return [];
+  return (
+    tx
+      .insert(roleAssignments)
+      .values(holdings.map((holding) => ({ tenantId, ...holding, ...where })))
+      // The only possible conflict is role_assignments_holder_key (nulls not distinct): held already.
+      .onConflictDoNothing()
+      .returning({ userId: roleAssignments.userId, roleId: roleAssignments.roleId })
+  );
 }
 
 /** The person with this address (case-insensitive, through the `lower(email)` unique index), or null. */

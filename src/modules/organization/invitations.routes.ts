@@ -17,6 +17,7 @@ import { acceptInvitation } from './accept-invite.service.js';
 import type { OrganizationDeps } from './deps.js';
 import { AcceptInviteBody, InvitationListQuery, InvitationParams, InvitationSchema, INVITATION_MESSAGE_MAX, InviteBody } from './invitations.schemas.js';
 import { inviteMember, listInvitations, resendInvitation, revokeInvitation, type TenantActor } from './invitations.service.js';
+import { granterOf } from './member-roles.js';
 
 /** Invitation mails (sent and resent) per member per hour: an admin's account cannot be used to spam. */
 export const INVITATION_MAILS_PER_ACTOR_PER_HOUR = 50;
@@ -53,25 +54,30 @@ export async function invitationRoutes(untyped: FastifyInstance, options: { deps
         tags: ['invitations'],
         summary: 'Invite a person',
         description:
-          'Emails an invitation to join this tenant with `role` (default member) and `storeIds`, valid for 7 days and usable once (accepted at POST /api/v1/auth/accept-invite). ' +
+          'Emails an invitation to join this tenant with `roleIds` and `storeIds`, valid for 7 days and usable once (accepted at POST /api/v1/auth/accept-invite). ' +
+          '`roleIds` are tenant-scope roles of this tenant (GET /api/v1/roles): at most one built-in (`admin` or `member`, default `member`; two answer 400 naming the field; `owner` answers 409 `role.owner_transfer_only`) plus any custom roles, given on acceptance (those deleted by then are skipped). ' +
+          'A store role answers 400 `role.scope_mismatch` (give it in the store once the person has joined); an id that is no role of this tenant answers 400 `request.validation_failed` naming `/roleIds/<i>`. ' +
+          '`role` (`admin` or `member`) still works and must agree with a built-in role in `roleIds`. Nobody invites with a permission they do not hold themselves (403 `role.privilege_escalation`; joining stores grants `store_staff` there). ' +
           'An open invitation for the same address is replaced: it is revoked and its link stops working. ' +
           'A person already in the tenant (active or deactivated) answers 409 `invitation.already_member`; an address outside the tenant’s `security.allowedEmailDomains` answers 400 `invitation.domain_not_allowed`; ' +
-          'a store id that is not a live store of this tenant answers 400 naming it. `roleIds` is reserved for the role catalog: until it lands, a non-empty list answers 400 `invitation.roles_unavailable`. ' +
+          'a store id that is not a live store of this tenant answers 400 naming it. ' +
           `\`message\` (at most ${INVITATION_MESSAGE_MAX} characters) is shown in the mail as plain text. At most ${INVITATION_MAILS_PER_ACTOR_PER_HOUR} invitation mails (with resends) per member per hour. Idempotency-Key is honoured.`,
         security: bearer,
         body: InviteBody,
         response: {
           201: { ...Type.Ref('Invitation'), description: 'Invited; the mail is on its way.' },
           ...standardErrors,
-          400: problemResponse('Invalid request (`request.validation_failed`, naming each field), `invitation.domain_not_allowed` or `invitation.roles_unavailable`.'),
+          400: problemResponse('Invalid request (`request.validation_failed`, naming each field: unknown stores or roles, two built-in roles), `invitation.domain_not_allowed` or `role.scope_mismatch` (a store role).'),
           401: unauthenticated,
-          403: forbidden,
-          409: problemResponse('`invitation.already_member`: the person is in this tenant already; or `resource.conflict`: a concurrent invitation of the same address.'),
+          403: problemResponse(`${forbidden.description} Or \`role.privilege_escalation\`: the roles hold a permission the inviter does not.`),
+          409: problemResponse(
+            '`invitation.already_member`: the person is in this tenant already; `role.owner_transfer_only`: the owner role is never given by invitation; or `resource.conflict`: a concurrent invitation of the same address.',
+          ),
         },
       },
     },
     async (request, reply) => {
-      const invitation = await inviteMember(deps, tenantActor(request), request.body, requestOrigin(request));
+      const invitation = await inviteMember(deps, tenantActor(request), granterOf(request), request.body, requestOrigin(request));
       return reply.code(201).send(invitation);
     },
   );
@@ -83,7 +89,8 @@ export async function invitationRoutes(untyped: FastifyInstance, options: { deps
       schema: {
         tags: ['invitations'],
         summary: 'List invitations',
-        description: 'The tenant’s invitations, newest first, optionally of one `status` (pending, accepted, revoked, expired). Paginated with `limit` and `cursor`.',
+        description:
+          'The tenant’s invitations, newest first, optionally of one `status` (pending, accepted, revoked, expired), each with the built-in `role` and custom `roleIds` it gives. Paginated with `limit` and `cursor`.',
         security: bearer,
         querystring: InvitationListQuery,
         response: { 200: pageSchema(Type.Ref('Invitation'), 'One page of invitations.'), ...standardErrors, 401: unauthenticated, 403: forbidden },
@@ -148,12 +155,12 @@ export async function invitationRoutes(untyped: FastifyInstance, options: { deps
     '/auth/accept-invite',
     {
       // The answer carries tokens: never cached, never stored for Idempotency-Key replays.
-      config: { public: true, idempotency: false, rateLimit: limitPerIp({ max: ACCEPT_INVITE_PER_IP_PER_HOUR, timeWindow: '1 hour' }) },
+      config: { public: true, idempotency: false, rateLimit: limitPerIp({ max: ACCEPT_INVITE_PER_IP_PER_HOUR, timeWindow: '1 hour' }), notWhileImpersonating: true },
       schema: {
         tags: ['auth'],
         summary: 'Accept an invitation',
         description:
-          'Joins the invited tenant with the invited role and stores, and answers the login response acting there. ' +
+          'Joins the invited tenant with the invited roles and stores (custom roles and stores deleted since the invitation are skipped), and answers the login response acting there. ' +
           'When no account has the invited address, `name` and `password` create one (password policy as at registration; the address counts as verified). ' +
           'When one does, its owner proves it with `Authorization: Bearer <access token>` of that account (another account’s token answers 403 `invitation.email_mismatch`) ' +
           'or with its `password` (401 `auth.invalid_credentials` when wrong, limited like sign-in); an account with two-factor authentication must use the bearer token. ' +

@@ -6,17 +6,27 @@ import { EmailSchema, OpaqueTokenSchema, PasswordSchema, PersonNameSchema } from
 /** The inviter's note, shown (as text) in the mail. */
 export const INVITATION_MESSAGE_MAX = 1000;
 export const INVITATION_STORES_MAX = 100;
+export const INVITATION_ROLES_MAX = 50;
 
 const DateTime = (description: string) => Type.String({ format: 'date-time', description });
 
-const InvitableRole = Type.Union([Type.Literal('admin'), Type.Literal('member')], { description: 'The membership role the invitee gets (ownership moves only by transfer).' });
+const InvitableRole = Type.Union([Type.Literal('admin'), Type.Literal('member')], {
+  description: 'The built-in tenant role the invitee gets (ownership moves only by transfer); the same as naming the built-in role’s id in `roleIds`. Default: member.',
+});
+/** As stored: `owner` only for the first owner of a tenant created by platform administration. */
+const InvitedRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')], {
+  description: 'The built-in tenant role the invitee gets (`owner` only for the first owner of a tenant created by platform administration).',
+});
 const InvitationStatusSchema = Type.Union([Type.Literal('pending'), Type.Literal('accepted'), Type.Literal('revoked'), Type.Literal('expired')]);
 
 export const InvitationSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
     email: Type.String({ description: 'The invited address.' }),
-    role: InvitableRole,
+    role: InvitedRole,
+    roleIds: Type.Array(Type.String({ format: 'uuid' }), {
+      description: 'Custom tenant roles the invitee gets on acceptance (those deleted by then are skipped); the built-in role is `role`.',
+    }),
     storeIds: Type.Array(Type.String({ format: 'uuid' }), { description: 'Stores the invitee is assigned to on acceptance.' }),
     message: Type.Union([Type.String(), Type.Null()], { description: 'The inviter’s note, as sent in the mail.' }),
     status: { ...InvitationStatusSchema, description: '`pending` until accepted, revoked (or replaced by a new invitation) or past `expiresAt`.' },
@@ -32,11 +42,13 @@ export const InvitationSchema = Type.Object(
 export const InviteBody = Type.Object(
   {
     email: EmailSchema,
-    role: Type.Optional({ ...InvitableRole, default: 'member' }),
+    // No schema default: `role` left out must not disagree with a built-in role named in `roleIds`.
+    role: Type.Optional(InvitableRole),
     roleIds: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
-        maxItems: 50,
-        description: 'Reserved for the role catalog (RBAC): until it lands, a non-empty list answers 400 `invitation.roles_unavailable`; use `role`.',
+      Type.Array(Type.String({ format: 'uuid' }), {
+        maxItems: INVITATION_ROLES_MAX,
+        description:
+          'Tenant-scope roles of this tenant (GET /api/v1/roles): at most one built-in (`admin` or `member`, default `member`; it agrees with `role` when both are given) plus any custom roles, held from acceptance on.',
       }),
     ),
     storeIds: Type.Optional(Type.Array(Type.String({ format: 'uuid' }), { maxItems: INVITATION_STORES_MAX, description: 'Live stores of this tenant to assign the invitee to.' })),

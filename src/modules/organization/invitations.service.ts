@@ -15,10 +15,12 @@ import { isUuid } from '../../core/db/ids.js';
 import { emit } from '../../core/events/events.js';
 import { AppError } from '../../core/http/errors.js';
 import { decodeCursor, toPage, type Page } from '../../core/http/pagination.js';
+import type { MembershipRole } from '../../core/tenancy/tenancy.table.js';
 import { generateSecretToken, hashSecretToken } from '../identity/index.js';
 import type { OrganizationDeps } from './deps.js';
 import { findLiveStoreIds } from './stores.repository.js';
 import { invitationLink, queueInvitationMail, roleInASentence } from './invitation-mails.js';
+import { assertCanGrantNewMember, resolveNewMemberRoles, type Granter } from './member-roles.js';
 import {
   findInvitation,
   findMembershipByEmail,
@@ -49,7 +51,8 @@ export interface TenantActor {
 export interface InvitationView {
   id: string;
   email: string;
-  role: InvitableRole;
+  role: MembershipRole;
+  roleIds: string[];
   storeIds: string[];
   message: string | null;
   status: InvitationStatus;
@@ -72,8 +75,8 @@ export function presentInvitation(row: InvitationRow, now: Date = new Date()): I
   return {
     id: row.id,
     email: row.email,
-    // The table's check constraint keeps owner out; the type of the column is the membership's.
-    role: row.role as InvitableRole,
+    role: row.role,
+    roleIds: row.roleIds,
     storeIds: row.storeIds,
     message: row.message,
     status: invitationStatus(row, now),
@@ -154,20 +157,15 @@ async function checkStoreIds(tx: Tx, tenantId: string, storeIds: string[]): Prom
 }
 
 /**
- * `POST /users/invite`: invites `email` with a role and stores. A person already in the tenant (active
- * or deactivated) answers 409; an open invitation for the same address is replaced — revoked, so its
- * token stops working — by the new one, which is what an admin re-inviting someone means.
+ * `POST /users/invite`: invites `email` with roles (member-roles.ts: a built-in tenant role and custom
+ * ones, none with a permission the inviter lacks) and stores. A person already in the tenant (active or
+ * deactivated) answers 409; an open invitation for the same address is replaced — revoked, so its token
+ * stops working — by the new one, which is what an admin re-inviting someone means.
  */
-export async function inviteMember(deps: OrganizationDeps, actor: TenantActor, input: InviteInput, origin: RequestOrigin): Promise<InvitationView> {
-  if (input.roleIds && input.roleIds.length > 0) {
-    throw new AppError('invitation.roles_unavailable', 'Custom roles are not available yet: invite with `role` (admin or member) and leave `roleIds` empty.', {
-      errors: [{ in: 'body', field: '/roleIds', message: 'must be empty until roles are available' }],
-    });
-  }
+export async function inviteMember(deps: OrganizationDeps, actor: TenantActor, granter: Granter, input: InviteInput, origin: RequestOrigin): Promise<InvitationView> {
   const { tenantId } = actor;
   const email = input.email.trim();
   const message = input.message?.trim() || null;
-  const role = input.role ?? 'member';
   const { token, tokenHash } = newInvitationToken(tenantId);
 
   return deps.platform.db.transaction({ tenantId, userId: actor.userId }, async (tx, executor) => {
@@ -175,6 +173,10 @@ export async function inviteMember(deps: OrganizationDeps, actor: TenantActor, i
     assertDomainAllowed(tenant, email, '/email');
     if (await findMembershipByEmail(tx, tenantId, email)) throw alreadyMember();
     const storeIds = await checkStoreIds(tx, tenantId, input.storeIds ?? []);
+    const roles = await resolveNewMemberRoles(tx, tenantId, input);
+    assertCanGrantNewMember(granter, roles, storeIds.length > 0);
+    const role = roles.base;
+    const roleIds = roles.custom.map((custom) => custom.id);
 
     const who = { actor: { type: 'user' as const, id: actor.userId }, ...origin };
     const replaced = await findOpenInvitationByEmail(tx, tenantId, email);
@@ -183,13 +185,13 @@ export async function inviteMember(deps: OrganizationDeps, actor: TenantActor, i
       await audit.record(tx, { ...who, action: 'member.invitation_revoked', target: { type: 'invitation', id: replaced.id }, after: { email: replaced.email, reason: 'replaced' } });
       await emit(tx, { type: 'member.invitation_revoked', tenantId, payload: { invitationId: replaced.id, email: replaced.email, reason: 'replaced' } });
     }
-    const row = await insertInvitation(tx, tenantId, { email, role, storeIds, message, tokenHash, invitedBy: actor.userId, expiresAt: new Date(Date.now() + INVITATION_TTL_MS) });
+    const row = await insertInvitation(tx, tenantId, { email, role, roleIds, storeIds, message, tokenHash, invitedBy: actor.userId, expiresAt: new Date(Date.now() + INVITATION_TTL_MS) });
     // A concurrent invite of the same address committed first: the pending-address index refused this one.
     if (!row) throw new AppError('resource.conflict', 'Another invitation for this address was just created; list the invitations and retry if needed.');
 
-    const after = { email, role, storeIds, replaces: replaced?.id ?? null };
+    const after = { email, role, roleIds, storeIds, replaces: replaced?.id ?? null };
     await audit.record(tx, { ...who, action: 'member.invited', target: { type: 'invitation', id: row.id }, after });
-    await emit(tx, { type: 'member.invited', tenantId, payload: { invitationId: row.id, email, role, storeIds, invitedBy: actor.userId, expiresAt: row.expiresAt.toISOString() } });
+    await emit(tx, { type: 'member.invited', tenantId, payload: { invitationId: row.id, email, role, roleIds, storeIds, invitedBy: actor.userId, expiresAt: row.expiresAt.toISOString() } });
     await sendInvitationMail(deps, tx, executor, actor, tenant, row, token);
     return presentInvitation(row);
   });

@@ -6,6 +6,7 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../../core/db/database.js';
 import { memberships, tenants, users, type MembershipRole } from '../../core/tenancy/tenancy.table.js';
+import { roles, type BuiltinRoleKey } from '../authorization/index.js';
 import { storeMembers } from './organization.table.js';
 
 export interface MemberRow {
@@ -25,6 +26,39 @@ export interface MemberFilter {
   status?: 'active' | 'deactivated';
   role?: MembershipRole;
   storeId?: string;
+  /** Only holders of this role (the `roleId` filter, its kind read first: findHeldRole). */
+  heldRole?: HeldRoleFilter;
+}
+
+/** A role of the tenant as the member filter needs it: its id, and its key when it is built in. */
+export interface HeldRoleFilter {
+  id: string;
+  key: BuiltinRoleKey | null;
+}
+
+/** The role `roleId` names in this tenant, or null (unknown, or another tenant's). */
+export async function findHeldRole(tx: Tx, tenantId: string, roleId: string): Promise<HeldRoleFilter | null> {
+  const [row] = await tx
+    .select({ id: roles.id, key: roles.key })
+    .from(roles)
+    .where(and(eq(roles.tenantId, tenantId), eq(roles.id, roleId)));
+  return row ?? null;
+}
+
+/** Live stores only: an assignment to a soft-deleted store is kept for a restore, but grants nothing. */
+const LIVE_STORE = (tenantId: string, storeId: SQL) =>
+  sql`EXISTS (SELECT 1 FROM stores s WHERE s.tenant_id = ${tenantId} AND s.id = ${storeId} AND s.deleted_at IS NULL)`;
+
+/** The condition on membership `m` of holding `role`: by membership role, store assignment or role assignment. */
+function holdsRole(tenantId: string, role: HeldRoleFilter): SQL {
+  if (role.key === 'owner' || role.key === 'admin' || role.key === 'member') return sql`m.role = ${role.key}`;
+  if (role.key !== null) {
+    return sql`EXISTS (SELECT 1 FROM store_members sm
+                        WHERE sm.tenant_id = ${tenantId} AND sm.user_id = m.user_id AND sm.role = ${role.key} AND ${LIVE_STORE(tenantId, sql`sm.store_id`)})`;
+  }
+  return sql`EXISTS (SELECT 1 FROM role_assignments a
+                      WHERE a.tenant_id = ${tenantId} AND a.role_id = ${role.id} AND a.user_id = m.user_id
+                        AND (a.store_id IS NULL OR ${LIVE_STORE(tenantId, sql`a.store_id`)}))`;
 }
 
 /** The position after which a page starts: the sort key (joinedAt, id) of the last row served. */
@@ -99,6 +133,7 @@ export function listMembers(tx: Tx, tenantId: string, filter: MemberFilter, afte
                              JOIN stores s ON s.tenant_id = sm.tenant_id AND s.id = sm.store_id AND s.deleted_at IS NULL
                             WHERE sm.tenant_id = ${tenantId} AND sm.store_id = ${filter.storeId} AND sm.user_id = m.user_id)`);
   }
+  if (filter.heldRole) where.push(holdsRole(tenantId, filter.heldRole));
   if (after) where.push(sql`(m.created_at, m.user_id) > (${after.joinedAt}::timestamptz, ${after.id}::uuid)`);
   return selectMembers(tx, tenantId, where, limit);
 }

@@ -11,6 +11,7 @@ import { pageSchema } from '../../core/http/pagination.js';
 import { problemResponse, standardErrors } from '../../core/http/schemas.js';
 import type { OrganizationDeps } from './deps.js';
 import { CreateMemberBody, MemberListQuery, MemberParams, memberSchemas, UpdateMemberBody } from './members.schemas.js';
+import { granterOf } from './member-roles.js';
 import { createMember, getTenantMember, listTenantMembers, removeMember, updateMember, type MemberCaller } from './members.service.js';
 import { profileRoutes } from './profile.routes.js';
 
@@ -45,7 +46,9 @@ export async function memberRoutes(untyped: FastifyInstance, options: { deps: Or
         summary: 'List the members of the current tenant',
         description:
           'Members in the order they joined (stable: paging while people join neither skips nor repeats anyone). `search` matches part of the ' +
-          'name or email address, case-insensitively; `status`, `role` and `storeId` filter. (`roleId` arrives with the authorization issue.)',
+          'name or email address, case-insensitively; `status`, `role` (built-in tenant role), `roleId` and `storeId` filter. `roleId` takes any role of this tenant: ' +
+          'a built-in tenant role matches the membership role, a built-in store role an assignment with it to any live store, a custom role its holders (tenant-wide or in a live store); ' +
+          'an id that is no role of this tenant matches nobody (an empty page, not 404, as for `storeId`).',
         security: bearer,
         querystring: MemberListQuery,
         response: { 200: pageSchema(Type.Ref('Member'), 'One page of members.'), ...standardErrors, 401: unauthenticated, 403: forbidden('no users.view') },
@@ -77,7 +80,9 @@ export async function memberRoutes(untyped: FastifyInstance, options: { deps: Or
         tags: ['users'],
         summary: 'Create a new person in the current tenant',
         description:
-          'Creates an account for someone who has none, as a member (`admin` or `member`) of this tenant, assigned to the given stores. ' +
+          'Creates an account for someone who has none, as a member of this tenant with `roleIds`, assigned to the given stores. ' +
+          '`roleIds` are tenant-scope roles of this tenant: at most one built-in (`admin` or `member`, default `member`; `owner` answers 409 `role.owner_transfer_only`) plus any custom roles; ' +
+          'a store role answers 400 `role.scope_mismatch`, an unknown id 400 naming `/roleIds/<i>`, a role with a permission the caller does not hold 403 `role.privilege_escalation`. `role` still works and must agree. ' +
           'Without a password the person is mailed a link to choose one; with one, a link to verify the address. An address that already ' +
           'has an account answers 409: invite that person instead (POST /api/v1/users/invite), so nobody joins a tenant without consent.',
         security: bearer,
@@ -85,16 +90,18 @@ export async function memberRoutes(untyped: FastifyInstance, options: { deps: Or
         response: {
           201: member('The new member.'),
           ...standardErrors,
-          400: problemResponse('Invalid body, `owner` as role, a store that is not a live store of this tenant (`request.validation_failed`, naming the field), or a weak password (`auth.weak_password`).'),
+          400: problemResponse(
+            'Invalid body, `owner` as role, a store that is not a live store of this tenant, an unknown role or two built-in roles (`request.validation_failed`, naming the field), a store role (`role.scope_mismatch`), or a weak password (`auth.weak_password`).',
+          ),
           401: unauthenticated,
-          403: forbidden('no users.manage'),
-          409: problemResponse('`member.email_has_account`: the address has an account; invite the person instead.'),
+          403: forbidden('no users.manage; or `role.privilege_escalation`: a role holds a permission the caller does not'),
+          409: problemResponse('`member.email_has_account`: the address has an account; invite the person instead. `role.owner_transfer_only`: the owner role among `roleIds`.'),
           503: problemResponse('`service.unavailable`: too many password hashes are running; retry shortly (Retry-After).'),
         },
       },
     },
     async (request, reply) => {
-      const created = await createMember(deps, callerOf(request), request.body, requestOrigin(request));
+      const created = await createMember(deps, callerOf(request), granterOf(request), request.body, requestOrigin(request));
       return reply.code(201).header('location', `/api/v1/users/${created.id}`).send(created);
     },
   );
@@ -117,13 +124,13 @@ export async function memberRoutes(untyped: FastifyInstance, options: { deps: Or
           200: member('The member, changed.'),
           ...standardErrors,
           401: unauthenticated,
-          403: forbidden('no users.manage, or an administrator changing another administrator'),
+          403: forbidden('no users.manage, or an administrator changing another administrator; or `role.privilege_escalation`: the new role holds a permission the caller does not'),
           404: notFound,
           409: problemResponse('`member.owner_protected` (the owner’s status or role) or `member.self_protected` (your own status or role).'),
         },
       },
     },
-    async (request) => updateMember(deps, callerOf(request), request.params.id, request.body, requestOrigin(request)),
+    async (request) => updateMember(deps, callerOf(request), granterOf(request), request.params.id, request.body, requestOrigin(request)),
   );
 
   app.delete(

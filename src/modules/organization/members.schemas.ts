@@ -14,7 +14,7 @@ const Uuid = (description?: string) => Type.String({ format: 'uuid', ...(descrip
 const Nullable = <T extends TSchema>(schema: T, description: string) => Type.Union([schema, Type.Null()], { description });
 
 export const MembershipRoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')], {
-  description: 'The member’s role in the tenant (until the authorization issue brings the role catalog).',
+  description: 'The member’s built-in tenant role (their other roles: GET /api/v1/users/{id}/roles).',
 });
 /** Roles a member can be given here: ownership moves only by transfer (POST /tenants/current/transfer-ownership). */
 const AssignableRoleSchema = Type.Union([Type.Literal('admin'), Type.Literal('member')], {
@@ -74,7 +74,11 @@ export const MeSchema = Type.Object(
       [Type.Object({ role: MembershipRoleSchema, status: MembershipStatusSchema, title: Nullable(Type.String(), 'Job title in this tenant, or null.') }), Type.Null()],
       { description: 'The person’s membership in `tenant`.' },
     ),
-    roles: Type.Array(Type.String(), { description: 'The person’s roles in `tenant` (until the authorization issue: the membership role); empty without a tenant.' }),
+    roles: Type.Array(Type.String(), {
+      description:
+        'The key of the person’s built-in tenant role in `tenant` (the membership role); empty without a tenant. ' +
+        'Store and custom roles, and the effective permissions: GET /api/v1/users/me/permissions.',
+    }),
     mfa: Type.Object(
       {
         enabled: Type.Boolean({ description: 'The person has two-factor authentication (TOTP) on.' }),
@@ -144,7 +148,12 @@ export const MemberListQuery = Type.Object(
   {
     search: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Part of the name or email address (case-insensitive).' })),
     status: Type.Optional(MembershipStatusSchema),
-    role: Type.Optional({ ...MembershipRoleSchema, description: 'Only members with this role. (`roleId` arrives with the authorization issue.)' }),
+    role: Type.Optional({ ...MembershipRoleSchema, description: 'Only members with this built-in tenant role.' }),
+    roleId: Type.Optional(
+      Uuid(
+        'Only members holding this role: a built-in tenant role as their membership role, a built-in store role in any live store, a custom role tenant-wide or in a live store. An id that is no role of this tenant matches nobody.',
+      ),
+    ),
     storeId: Type.Optional(Uuid('Only members assigned to this store.')),
     ...paginationQuery,
   },
@@ -157,7 +166,13 @@ export const CreateMemberBody = Type.Object(
     email: EmailSchema,
     name: PersonNameSchema,
     password: Type.Optional({ ...PasswordSchema, description: 'The new person’s password; without it they get a link by mail to choose one.' }),
-    role: Type.Optional({ ...AssignableRoleSchema, description: '`admin` or `member` (default).' }),
+    role: Type.Optional({ ...AssignableRoleSchema, description: '`admin` or `member` (default); the same as naming the built-in role’s id in `roleIds`, with which it must agree.' }),
+    roleIds: Type.Optional(
+      Type.Array(Uuid(), {
+        maxItems: 50,
+        description: 'Tenant-scope roles of this tenant (GET /api/v1/roles): at most one built-in (`admin` or `member`) plus any custom roles.',
+      }),
+    ),
     storeIds: Type.Optional(Type.Array(Uuid(), { maxItems: 100, description: 'Live stores of this tenant to assign the member to.' })),
   },
   { additionalProperties: false },

@@ -13,18 +13,23 @@
  * membership with every request (session_actor), so nothing needs revoking here.
  */
 import { audit, type RequestOrigin } from '../../core/audit/audit.js';
+import type { Tx } from '../../core/db/database.js';
 import { isUuid, uuidv7 } from '../../core/db/ids.js';
 import { emit } from '../../core/events/events.js';
 import { AppError, type FieldError } from '../../core/http/errors.js';
 import { decodeCursor, toPage, type Page } from '../../core/http/pagination.js';
 import type { MembershipRole } from '../../core/tenancy/tenancy.table.js';
+import { assertCanGrant, BUILTIN_ROLE_PERMISSIONS } from '../authorization/index.js';
 import { assertPasswordAcceptable, authLink, issueOneTimeToken } from '../identity/index.js';
 import type { OrganizationDeps } from './deps.js';
 import { findLiveStoreIds } from './stores.repository.js';
 import { roleInASentence } from './invitation-mails.js';
 import { queueMemberMail } from './member-mails.js';
+import { assertCanGrantNewMember, resolveNewMemberRoles, type Granter } from './member-roles.js';
+import { insertRoleAssignments } from './invitations.repository.js';
 import {
   deleteMembership,
+  findHeldRole,
   findMember,
   findTenantName,
   insertMember,
@@ -65,7 +70,12 @@ export async function listTenantMembers(deps: OrganizationDeps, tenantId: string
   const limit = query.limit ?? 20;
   const cursor = decodeCursor(query.cursor, isMemberKey);
   const after: MemberKey | null = cursor ? { joinedAt: cursor.t, id: cursor.id } : null;
-  const rows = await deps.platform.db.withTenant(tenantId, (tx) => listMembers(tx, tenantId, query, after, limit + 1));
+  const rows = await deps.platform.db.withTenant(tenantId, async (tx) => {
+    if (query.roleId === undefined) return listMembers(tx, tenantId, query, after, limit + 1);
+    // `roleId`: what holding it means depends on the kind of role. No such role here: nobody holds it.
+    const heldRole = await findHeldRole(tx, tenantId, query.roleId);
+    return heldRole ? listMembers(tx, tenantId, { ...query, heldRole }, after, limit + 1) : [];
+  });
   return toPage(rows, limit, presentMember, (row) => ({ t: row.joinedAt, id: row.id }));
 }
 
@@ -87,24 +97,31 @@ function unknownStoreErrors(storeIds: string[], live: Set<string>): FieldError[]
 }
 
 /**
- * Creates a new person as a member of the tenant: the user, the membership, the store assignments, the
- * audit row and event, and the welcome mail, in one transaction. The person proves their address through
- * the mailed link (a link to choose a password when none was given). An address that already has an
- * account answers 409: an existing person joins a tenant only by accepting an invitation.
+ * Creates a new person as a member of the tenant: the user, the membership with its built-in role, the
+ * custom roles, the store assignments, the audit row and event, and the welcome mail, in one transaction.
+ * Roles follow member-roles.ts (as for invitations: none with a permission the caller lacks). The person
+ * proves their address through the mailed link (a link to choose a password when none was given). An
+ * address that already has an account answers 409: an existing person joins a tenant only by accepting
+ * an invitation.
  */
-export async function createMember(deps: OrganizationDeps, caller: MemberCaller, input: CreateMemberBody, origin: RequestOrigin): Promise<MemberView> {
+export async function createMember(deps: OrganizationDeps, caller: MemberCaller, granter: Granter, input: CreateMemberBody, origin: RequestOrigin): Promise<MemberView> {
   const { db } = deps.platform;
   const { tenantId } = caller;
   const name = input.name.trim();
   if (name === '') throw new AppError('request.validation_failed', 'The name must not be blank.', { errors: [{ in: 'body', field: '/name', message: 'must not be blank' }] });
-  const role = input.role ?? 'member';
   const requestedStores = input.storeIds ?? [];
   if (input.password !== undefined) assertPasswordAcceptable(input.password, { email: input.email, field: '/password' });
-
-  // Cheap checks first, so a refused request costs no argon2 work; the transaction checks both again.
-  await db.withTenant(tenantId, async (tx) => {
+  const checkRolesAndStores = async (tx: Tx) => {
     const errors = unknownStoreErrors(requestedStores, await findLiveStoreIds(tx, tenantId, requestedStores));
     if (errors.length > 0) throw new AppError('request.validation_failed', 'Some stores are not live stores of this tenant.', { errors });
+    const roles = await resolveNewMemberRoles(tx, tenantId, input);
+    assertCanGrantNewMember(granter, roles, requestedStores.length > 0);
+    return roles;
+  };
+
+  // Cheap checks first, so a refused request costs no argon2 work; the transaction checks them again.
+  await db.withTenant(tenantId, async (tx) => {
+    await checkRolesAndStores(tx);
     if (await isEmailRegistered(tx, input.email)) throw emailHasAccount();
   });
   const passwordHash = input.password === undefined ? null : await deps.identity.passwords.hash(input.password);
@@ -112,19 +129,21 @@ export async function createMember(deps: OrganizationDeps, caller: MemberCaller,
   const userId = uuidv7();
   return db.transaction({ tenantId, userId: caller.userId }, async (tx, executor) => {
     const storeIds = [...new Set(requestedStores)];
-    const errors = unknownStoreErrors(requestedStores, await findLiveStoreIds(tx, tenantId, storeIds));
-    if (errors.length > 0) throw new AppError('request.validation_failed', 'Some stores are not live stores of this tenant.', { errors });
+    const roles = await checkRolesAndStores(tx);
+    const role = roles.base;
     if (!(await insertMember(tx, tenantId, { userId, email: input.email, name, passwordHash, role, storeIds }))) throw emailHasAccount();
+    const roleIds = roles.custom.map((custom) => custom.id);
+    await insertRoleAssignments(tx, tenantId, roleIds.map((roleId) => ({ userId, roleId })), { storeId: null, assignedBy: caller.userId });
     const member = presentMember((await findMember(tx, tenantId, userId))!);
 
     await audit.record(tx, {
       actor: { type: 'user', id: caller.userId },
       action: 'member.created',
       target: { type: 'user', id: userId },
-      after: { email: member.email, name, role, storeIds: member.storeIds, passwordSet: passwordHash !== null },
+      after: { email: member.email, name, role, roleIds, storeIds: member.storeIds, passwordSet: passwordHash !== null },
       ...origin,
     });
-    await emit(tx, { type: 'member.created', tenantId, payload: { tenantId, userId, email: member.email, role, storeIds: member.storeIds, createdBy: caller.userId } });
+    await emit(tx, { type: 'member.created', tenantId, payload: { tenantId, userId, email: member.email, role, roleIds, storeIds: member.storeIds, createdBy: caller.userId } });
 
     const tenantName = (await findTenantName(tx, tenantId)) ?? 'your organisation';
     const variables = { name, email: member.email, actorName: caller.name ?? 'An administrator', tenantName, role: roleInASentence(role) };
@@ -164,9 +183,10 @@ function assertMayChange(caller: MemberCaller, targetId: string, target: Members
 
 /**
  * Changes a membership's status, title or role. Deactivating cuts the member's access to this tenant
- * at once (their other tenants are unaffected); a change that changes nothing writes nothing.
+ * at once (their other tenants are unaffected); a change that changes nothing writes nothing. A new role
+ * holds no permission the caller lacks (403 `role.privilege_escalation`).
  */
-export async function updateMember(deps: OrganizationDeps, caller: MemberCaller, userId: string, input: UpdateMemberBody, origin: RequestOrigin): Promise<MemberView> {
+export async function updateMember(deps: OrganizationDeps, caller: MemberCaller, granter: Granter, userId: string, input: UpdateMemberBody, origin: RequestOrigin): Promise<MemberView> {
   const { tenantId } = caller;
   return deps.platform.db.transaction({ tenantId, userId: caller.userId }, async (tx) => {
     const current = await lockMembership(tx, tenantId, userId);
@@ -174,6 +194,7 @@ export async function updateMember(deps: OrganizationDeps, caller: MemberCaller,
     const changes = changedFields(current, input);
     if (Object.keys(changes).length > 0) {
       assertMayChange(caller, userId, current, changes.status !== undefined || changes.role !== undefined);
+      if (changes.role !== undefined) assertCanGrant(granter.actor, granter.grants, BUILTIN_ROLE_PERMISSIONS[changes.role]);
       await updateMembership(tx, tenantId, userId, changes);
       const before = Object.fromEntries(Object.keys(changes).map((field) => [field, current[field as keyof MembershipRecord]]));
       await audit.record(tx, { actor: { type: 'user', id: caller.userId }, action: 'member.updated', target: { type: 'user', id: userId }, before, after: changes, ...origin });

@@ -63,7 +63,7 @@ export const storeMembers = pgTable(
     tenantId: tenantIdColumn(),
     storeId: uuid('store_id').notNull(),
     userId: uuid('user_id').notNull(),
-    /** Until the authorization issue's store roles: what the person does in this store. */
+    /** The person's built-in store role here (custom store roles: role_assignments with this store). */
     role: text('role', { enum: storeRoles }).notNull().default('store_staff'),
     createdAt: createdAt(),
   },

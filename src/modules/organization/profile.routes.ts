@@ -31,8 +31,9 @@ export async function profileRoutes(untyped: FastifyInstance, options: { deps: O
         tags: ['users'],
         summary: 'The signed-in person',
         description:
-          'The person behind the access token with their profile, the tenant the token acts in, their membership and roles there, and their ' +
-          'two-factor state. `tenant` and `membership` are null when the token acts in no tenant or its access there was revoked.',
+          'The person behind the access token with their profile, the tenant the token acts in, their membership and built-in tenant role there, and their ' +
+          'two-factor state. `tenant` and `membership` are null when the token acts in no tenant or its access there was revoked. Served from the authentication statement alone: ' +
+          'store and custom roles and the effective permissions are at GET /api/v1/users/me/permissions (`?storeId=` for a store).',
         security: bearer,
         response: { 200: me('The signed-in person.'), ...standardErrors, 401: unauthenticated, 403: forbidden },
       },
@@ -88,7 +89,7 @@ export async function profileRoutes(untyped: FastifyInstance, options: { deps: O
   app.delete(
     '/me',
     {
-      config: { permission: SELF },
+      config: { permission: SELF, notWhileImpersonating: true },
       schema: {
         tags: ['users'],
         summary: 'Delete the signed-in person’s account',

@@ -39,7 +39,8 @@ export function describeMe(signedIn: SignedInView | undefined, actor: Actor | un
     user: { ...user, ...profile },
     tenant,
     membership,
-    // Until the authorization issue's role catalog, a member holds exactly their membership role.
+    // What authentication read, at no cost: the built-in tenant role. Store and custom roles, and the
+    // effective permissions, would cost queries here; they are at GET /users/me/permissions.
     roles: membership ? [membership.role] : [],
     mfa: { enabled: user.mfaEnabled, required: signedIn.mfaRequired, verifiedThisSession: actor?.mfaVerified === true },
   };

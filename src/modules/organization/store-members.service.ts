@@ -2,6 +2,12 @@
  * Who works in which store: listing, assigning and unassigning the tenant's members. An assignment is
  * what lets a member act in the store (`X-Store-ID`), so removing one cuts that access at once.
  *
+ * Roles there: each assigned person holds a built-in store role (`store_members.role`), and may hold
+ * custom store roles (`role_assignments` in the store; unassigning removes them). Nobody grants or takes
+ * a permission they do not hold in the store (403 `role.privilege_escalation`): a store manager acting in
+ * their store may assign store staff and managers, but not a custom role holding more than they do. And
+ * nobody chooses their own role (403 `role.self_assignment`), though people may assign themselves.
+ *
  * Only active members of this tenant can be assigned. Anyone else — a stranger, a deactivated member,
  * another tenant's member — gets the same field error, so the answer never tells whether a user id exists
  * elsewhere. Every change writes an audit row and a `store.members_changed` event in its transaction;
@@ -13,10 +19,22 @@ import { isUuid } from '../../core/db/ids.js';
 import { emit } from '../../core/events/events.js';
 import { AppError, type FieldError } from '../../core/http/errors.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, toPage, type Page } from '../../core/http/pagination.js';
+import { assertCanGrant, BUILTIN_ROLE_PERMISSIONS, rolePermissions } from '../authorization/index.js';
 import type { OrganizationDeps } from './deps.js';
+import { insertRoleAssignments } from './invitations.repository.js';
+import { assertCanTake, resolveStoreRole, type Granter } from './member-roles.js';
 import type { StoreRole } from './organization.table.js';
 import { assertNoFieldErrors } from './store-values.js';
-import { deleteStoreMembers, findActiveMemberIds, findStore, findStoreMembers, listStoreMembers, upsertStoreMembers, type StoreMemberRow } from './stores.repository.js';
+import {
+  deleteStoreMembers,
+  findActiveMemberIds,
+  findCustomStorePermissions,
+  findStore,
+  findStoreMembers,
+  listStoreMembers,
+  upsertStoreMembers,
+  type StoreMemberRow,
+} from './stores.repository.js';
 import type { AssignStoreMembersInput, StoreMemberView } from './stores.schemas.js';
 import { storeNotFound, type StoreActor } from './stores.service.js';
 
@@ -40,69 +58,89 @@ export async function listStorePeople(deps: OrganizationDeps, actor: StoreActor,
   return toPage(rows, limit, present, (row) => ({ u: row.userId }));
 }
 
-/** Audit row and event for the assignments that actually changed. */
-async function recordMembersChanged(
-  tx: Tx,
-  actor: StoreActor,
-  origin: RequestOrigin,
-  storeId: string,
-  change: { before: StoreMemberRow[]; assigned: Array<{ userId: string; role: StoreRole }>; unassigned: string[] },
-): Promise<void> {
-  if (change.assigned.length === 0 && change.unassigned.length === 0) return;
-  const before = change.before.map((row) => ({ userId: row.userId, role: row.role }));
-  await audit.record(tx, {
-    actor: actor.audit,
-    action: 'store.members_changed',
-    target: { type: 'store', id: storeId },
-    before: { members: before },
-    after: { assigned: change.assigned, unassigned: change.unassigned },
-    ...origin,
-  });
-  await emit(tx, { type: 'store.members_changed', tenantId: actor.tenantId, payload: { storeId, assigned: change.assigned, unassigned: change.unassigned } });
+interface MembersChange {
+  before: StoreMemberRow[];
+  assigned: Array<{ userId: string; role: StoreRole }>;
+  unassigned: string[];
+  /** A custom store role given now, and to whom (those who held it there already are not named). */
+  customRole?: { roleId: string; userIds: string[] };
 }
 
+/** Audit row and event for the assignments that actually changed. */
+async function recordMembersChanged(tx: Tx, actor: StoreActor, origin: RequestOrigin, storeId: string, change: MembersChange): Promise<void> {
+  const customRole = change.customRole && change.customRole.userIds.length > 0 ? { customRole: change.customRole } : {};
+  if (change.assigned.length === 0 && change.unassigned.length === 0 && !customRole.customRole) return;
+  const before = change.before.map((row) => ({ userId: row.userId, role: row.role }));
+  const after = { assigned: change.assigned, unassigned: change.unassigned, ...customRole };
+  await audit.record(tx, { actor: actor.audit, action: 'store.members_changed', target: { type: 'store', id: storeId }, before: { members: before }, after, ...origin });
+  await emit(tx, { type: 'store.members_changed', tenantId: actor.tenantId, payload: { storeId, ...after } });
+}
+
+const selfAssignment = () =>
+  new AppError('role.self_assignment', 'You cannot choose your own role in a store (role, roleId); ask another member who manages this store’s people.');
+
 /**
- * `POST /stores/:id/users`: assigns active members of the tenant to a live store. New assignments get
- * `role` (default `store_staff`); people already assigned keep theirs unless `role` is given. Answers the
- * people named, as assigned now.
+ * `POST /stores/:id/users`: assigns active members of the tenant to a live store. `roleId` names a store
+ * role of the tenant: a built-in one (`store_manager`, `store_staff`; like `role`) is set as their store
+ * role; a custom one is given in the store, people not yet assigned joining as `store_staff`. New
+ * assignments default to `store_staff`; people already assigned keep their built-in store role unless one
+ * is named. Answers the people named, as assigned now.
  */
 export async function assignStorePeople(
   deps: OrganizationDeps,
   actor: StoreActor,
+  granter: Granter,
   origin: RequestOrigin,
   storeId: string,
   input: AssignStoreMembersInput,
 ): Promise<StoreMemberView[]> {
-  if (input.roleId !== undefined) {
-    throw new AppError('store.roles_unavailable', 'Store roles by id arrive with the authorization issue; until then name the role with `role` (store_manager or store_staff).', {
-      errors: [{ in: 'body', field: '/roleId', message: 'is not supported yet; use role' }],
-    });
-  }
   return inTenant(deps, actor, async (tx) => {
     await assertLiveStore(tx, actor, storeId);
+    const choice = await resolveStoreRole(tx, actor.tenantId, input);
     const active = await findActiveMemberIds(tx, actor.tenantId, input.userIds);
     const errors: FieldError[] = input.userIds.flatMap((userId, index) =>
       active.has(userId) ? [] : [{ in: 'body' as const, field: `/userIds/${index}`, message: 'is not an active member of this tenant' }],
     );
     assertNoFieldErrors(errors);
+    const choosesRole = input.role !== undefined || input.roleId !== undefined;
+    if (choosesRole && actor.userId !== null && input.userIds.includes(actor.userId)) throw selfAssignment();
 
     const before = await findStoreMembers(tx, actor.tenantId, storeId, input.userIds);
     const current = new Map(before.map((row) => [row.userId, row.role]));
-    const role = input.role ?? 'store_staff';
+    const role = choice.storeRole ?? 'store_staff';
     const assigned = input.userIds
-      .filter((userId) => !current.has(userId) || (input.role !== undefined && current.get(userId) !== input.role))
+      .filter((userId) => !current.has(userId) || (choice.storeRole !== undefined && current.get(userId) !== choice.storeRole))
       .map((userId) => ({ userId, role }));
-    await upsertStoreMembers(tx, actor.tenantId, storeId, assigned, input.role !== undefined);
-    await recordMembersChanged(tx, actor, origin, storeId, { before: before.filter((row) => assigned.some((a) => a.userId === row.userId)), assigned, unassigned: [] });
+    const changed = before.filter((row) => assigned.some((a) => a.userId === row.userId));
+
+    // What this grants (the store role set, the custom role) and takes (store roles replaced), in this store.
+    const granted = new Set<string>(assigned.length > 0 ? BUILTIN_ROLE_PERMISSIONS[role] : []);
+    if (choice.custom) for (const permission of rolePermissions(choice.custom)) granted.add(permission);
+    assertCanGrant(granter.actor, granter.grants, granted, storeId);
+    assertCanTake(granter, changed.flatMap((row) => [...BUILTIN_ROLE_PERMISSIONS[row.role]]), storeId);
+
+    await upsertStoreMembers(tx, actor.tenantId, storeId, assigned, choice.storeRole !== undefined);
+    const given = choice.custom
+      ? await insertRoleAssignments(tx, actor.tenantId, input.userIds.map((userId) => ({ userId, roleId: choice.custom!.id })), { storeId, assignedBy: actor.userId })
+      : [];
+    const customRole = choice.custom ? { roleId: choice.custom.id, userIds: given.map((holding) => holding.userId) } : undefined;
+    await recordMembersChanged(tx, actor, origin, storeId, { before: changed, assigned, unassigned: [], customRole });
     return (await findStoreMembers(tx, actor.tenantId, storeId, input.userIds)).map(present);
   });
 }
 
+/** Refuses to unassign people holding, in the store, a permission the granter lacks there. */
+async function assertMayUnassign(tx: Tx, actor: StoreActor, granter: Granter, storeId: string, before: StoreMemberRow[]): Promise<void> {
+  const custom = await findCustomStorePermissions(tx, actor.tenantId, storeId, before.map((row) => row.userId));
+  assertCanTake(granter, [...before.flatMap((row) => [...BUILTIN_ROLE_PERMISSIONS[row.role]]), ...custom], storeId);
+}
+
 /** `DELETE /stores/:id/users/:userId`: unassigns one person (404 `store.member_not_found` if not assigned). */
-export async function unassignStorePerson(deps: OrganizationDeps, actor: StoreActor, origin: RequestOrigin, storeId: string, userId: string): Promise<void> {
+export async function unassignStorePerson(deps: OrganizationDeps, actor: StoreActor, granter: Granter, origin: RequestOrigin, storeId: string, userId: string): Promise<void> {
   await inTenant(deps, actor, async (tx) => {
     await assertLiveStore(tx, actor, storeId);
     const before = await findStoreMembers(tx, actor.tenantId, storeId, [userId]);
+    await assertMayUnassign(tx, actor, granter, storeId, before);
     const removed = await deleteStoreMembers(tx, actor.tenantId, storeId, [userId]);
     if (removed.length === 0) throw new AppError('store.member_not_found', 'This person is not assigned to this store.');
     await recordMembersChanged(tx, actor, origin, storeId, { before, assigned: [], unassigned: removed });
@@ -110,10 +148,11 @@ export async function unassignStorePerson(deps: OrganizationDeps, actor: StoreAc
 }
 
 /** `DELETE /stores/:id/users` `{ userIds }`: unassigns these people; those not assigned are skipped. */
-export async function unassignStorePeople(deps: OrganizationDeps, actor: StoreActor, origin: RequestOrigin, storeId: string, userIds: string[]): Promise<void> {
+export async function unassignStorePeople(deps: OrganizationDeps, actor: StoreActor, granter: Granter, origin: RequestOrigin, storeId: string, userIds: string[]): Promise<void> {
   await inTenant(deps, actor, async (tx) => {
     await assertLiveStore(tx, actor, storeId);
     const before = await findStoreMembers(tx, actor.tenantId, storeId, userIds);
+    await assertMayUnassign(tx, actor, granter, storeId, before);
     const removed = await deleteStoreMembers(tx, actor.tenantId, storeId, userIds);
     await recordMembersChanged(tx, actor, origin, storeId, { before, assigned: [], unassigned: removed });
   });

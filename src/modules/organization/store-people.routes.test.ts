@@ -105,11 +105,11 @@ describe('POST /stores/:id/users', () => {
     expect(await auditRows(tenant.id)).toEqual([]);
   });
 
-  it('roleId is refused until store roles exist (400 store.roles_unavailable)', async () => {
+  it('a roleId that is no role of this tenant → 404 role.not_found, and nobody is assigned', async () => {
     const { tenant, token, store, members } = await shop(1);
     const response = await call(token, 'POST', `/${store.id}/users`, { userIds: [members[0]!.id], roleId: uuidv7() });
-    expect(response.statusCode).toBe(400);
-    expect(response.json()).toMatchObject({ code: 'store.roles_unavailable', errors: [expect.objectContaining({ field: '/roleId' })] });
+    expect(response.statusCode).toBe(404);
+    expect(response.json().code).toBe('role.not_found');
     expect(await assignments(tenant.id, store.id)).toEqual([]);
   });
 

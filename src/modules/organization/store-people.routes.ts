@@ -20,6 +20,7 @@ import {
   UnassignStoreMembersBody,
 } from './stores.schemas.js';
 import { storeActorOf } from './stores.service.js';
+import { granterOf } from './member-roles.js';
 
 const noContent = (description: string) => Type.Null({ description });
 
@@ -34,7 +35,8 @@ export async function storePeopleRoutes(untyped: FastifyInstance, options: { dep
       schema: {
         tags: ['stores'],
         summary: 'List a store’s people',
-        description: 'The members assigned to the store, with their role there, by user id.',
+        description:
+          'The members assigned to the store, with their built-in role there, by user id. Needs `stores.view` tenant-wide, or in this store: someone assigned to it acts with `X-Store-ID` naming it.',
         security: bearer,
         params: StoreIdParams,
         querystring: ListStoreMembersQuery,
@@ -52,7 +54,10 @@ export async function storePeopleRoutes(untyped: FastifyInstance, options: { dep
         tags: ['stores'],
         summary: 'Assign people to a store',
         description:
-          'Assigns active members of the tenant to the store, so they may act in it (`X-Store-ID`). Idempotent: people already assigned stay so (their role changes only when `role` is given). `roleId` is reserved for the authorization issue’s store roles and refused until then (`store.roles_unavailable`).',
+          'Assigns active members of the tenant to the store, so they may act in it (`X-Store-ID`). Idempotent: people already assigned stay so (their built-in role changes only when `role` or a built-in `roleId` is given). ' +
+          '`roleId` is a store role of this tenant: built-in (`store_manager`, `store_staff`) like `role`, or custom, given to the people here (those not yet assigned join as `store_staff`). A tenant-wide role answers 400 `role.scope_mismatch`, an unknown id 404 `role.not_found`. ' +
+          'Needs `store_people.manage` tenant-wide, or in this store (a store manager, with `X-Store-ID` naming it). Nobody grants — or takes, by changing a store role — a permission they do not hold in this store (403 `role.privilege_escalation`): a store manager may assign staff and managers, not a custom role holding more than they do. ' +
+          'Nobody names a role for themselves (403 `role.self_assignment`); assigning yourself without a role is fine.',
         security: bearer,
         params: StoreIdParams,
         body: AssignStoreMembersBody,
@@ -60,13 +65,16 @@ export async function storePeopleRoutes(untyped: FastifyInstance, options: { dep
           200: Type.Object({ data: Type.Array(Type.Ref('StoreMember')) }, { description: 'The people named, as now assigned.' }),
           ...storeRouteErrors,
           400: problemResponse(
-            'Invalid request; a user id that is not an active member of this tenant is named in `errors` (`request.validation_failed`); `roleId` is not available yet (`store.roles_unavailable`).',
+            'Invalid request; a user id that is not an active member of this tenant is named in `errors` (`request.validation_failed`); `role` disagrees with `roleId`; or `roleId` is a tenant-wide role (`role.scope_mismatch`).',
           ),
-          404: storeNotFoundResponse,
+          403: problemResponse(
+            `${storeRouteErrors[403].description} Also \`role.privilege_escalation\` (a permission the caller does not hold in this store) and \`role.self_assignment\` (a role for the caller themselves).`,
+          ),
+          404: problemResponse('No live store of this tenant has this id (`store.not_found`), or `roleId` is no role of this tenant (`role.not_found`).'),
         },
       },
     },
-    async (request) => ({ data: await assignStorePeople(deps, storeActorOf(request.actor), requestOrigin(request), request.params.id, request.body) }),
+    async (request) => ({ data: await assignStorePeople(deps, storeActorOf(request.actor), granterOf(request), requestOrigin(request), request.params.id, request.body) }),
   );
 
   app.delete(
@@ -76,7 +84,9 @@ export async function storePeopleRoutes(untyped: FastifyInstance, options: { dep
       schema: {
         tags: ['stores'],
         summary: 'Unassign a person from a store',
-        description: 'The person can no longer act in this store, from their next request on.',
+        description:
+          'The person can no longer act in this store, from their next request on; their custom roles here go with the assignment. Needs `store_people.manage` tenant-wide or in this store (`X-Store-ID`); ' +
+          'unassigning someone who holds here a permission the caller does not answers 403 `role.privilege_escalation`.',
         security: bearer,
         params: StoreMemberParams,
         response: {
@@ -87,7 +97,7 @@ export async function storePeopleRoutes(untyped: FastifyInstance, options: { dep
       },
     },
     async (request, reply) => {
-      await unassignStorePerson(deps, storeActorOf(request.actor), requestOrigin(request), request.params.id, request.params.userId);
+      await unassignStorePerson(deps, storeActorOf(request.actor), granterOf(request), requestOrigin(request), request.params.id, request.params.userId);
       return reply.code(204).send(null);
     },
   );
@@ -99,7 +109,9 @@ export async function storePeopleRoutes(untyped: FastifyInstance, options: { dep
       schema: {
         tags: ['stores'],
         summary: 'Unassign people from a store',
-        description: 'Unassigns the people named; those not assigned are skipped.',
+        description:
+          'Unassigns the people named, with their custom roles here; those not assigned are skipped. Needs `store_people.manage` tenant-wide or in this store (`X-Store-ID`); ' +
+          'if any of them holds here a permission the caller does not, nobody is unassigned (403 `role.privilege_escalation`).',
         security: bearer,
         params: StoreIdParams,
         body: UnassignStoreMembersBody,
@@ -107,7 +119,7 @@ export async function storePeopleRoutes(untyped: FastifyInstance, options: { dep
       },
     },
     async (request, reply) => {
-      await unassignStorePeople(deps, storeActorOf(request.actor), requestOrigin(request), request.params.id, request.body.userIds);
+      await unassignStorePeople(deps, storeActorOf(request.actor), granterOf(request), requestOrigin(request), request.params.id, request.body.userIds);
       return reply.code(204).send(null);
     },
   );

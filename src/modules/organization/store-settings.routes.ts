@@ -23,7 +23,8 @@ export async function storeSettingsRoutes(untyped: FastifyInstance, options: { d
       schema: {
         tags: ['stores'],
         summary: 'Get a store’s settings',
-        description: 'What the store sets itself (`overrides`) and the values in force (`effective`: the store’s, else the tenant’s, else the default).',
+        description:
+          'What the store sets itself (`overrides`) and the values in force (`effective`: the store’s, else the tenant’s, else the default). Needs `stores.view` tenant-wide, or in this store (someone assigned to it, with `X-Store-ID` naming it).',
         security: bearer,
         params: StoreIdParams,
         response: { 200: StoreSettings('The store’s settings.'), ...storeRouteErrors, 404: storeNotFoundResponse },
@@ -40,7 +41,8 @@ export async function storeSettingsRoutes(untyped: FastifyInstance, options: { d
         tags: ['stores'],
         summary: 'Change a store’s settings',
         description:
-          'Sets each named setting; null clears it (the tenant’s value applies again). Currency, time zone and locale are checked against ISO 4217, the IANA database and BCP 47; opening hours must be in order.',
+          'Sets each named setting; null clears it (the tenant’s value applies again). Currency, time zone and locale are checked against ISO 4217, the IANA database and BCP 47; opening hours must be in order. ' +
+          'Needs `stores.update` tenant-wide, or in this store: a store manager changes their own store’s settings, with `X-Store-ID` naming it.',
         security: bearer,
         params: StoreIdParams,
         body: UpdateStoreSettingsBody,

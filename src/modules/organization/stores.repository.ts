@@ -5,6 +5,7 @@
 import { and, asc, eq, getTableColumns, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../../core/db/database.js';
 import { memberships, tenants, users } from '../../core/tenancy/tenancy.table.js';
+import { roleAssignments, roles } from '../authorization/index.js';
 import { storeMembers, stores, type StoreRole } from './organization.table.js';
 
 export type StoreRow = typeof stores.$inferSelect;
@@ -154,6 +155,17 @@ export async function findStoreMembers(tx: Tx, tenantId: string, storeId: string
     .innerJoin(users, eq(users.id, storeMembers.userId))
     .where(and(eq(storeMembers.tenantId, tenantId), eq(storeMembers.storeId, storeId), inArray(storeMembers.userId, userIds)))
     .orderBy(asc(storeMembers.userId));
+}
+
+/** The permissions these people hold in the store through custom roles (what unassigning them takes away). */
+export async function findCustomStorePermissions(tx: Tx, tenantId: string, storeId: string, userIds: string[]): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const rows = await tx
+    .select({ permissions: roles.permissions })
+    .from(roleAssignments)
+    .innerJoin(roles, and(eq(roles.tenantId, roleAssignments.tenantId), eq(roles.id, roleAssignments.roleId)))
+    .where(and(eq(roleAssignments.tenantId, tenantId), eq(roleAssignments.storeId, storeId), inArray(roleAssignments.userId, userIds)));
+  return rows.flatMap((row) => row.permissions);
 }
 
 /** Which of these people are active members of the tenant (another tenant's people are simply not found). */

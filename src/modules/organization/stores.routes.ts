@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import { requestOrigin } from '../../core/audit/audit.js';
 import { pageSchema } from '../../core/http/pagination.js';
 import { problemResponse } from '../../core/http/schemas.js';
+import { holdsTenantWide } from '../authorization/index.js';
 import type { OrganizationDeps } from './deps.js';
 import { storePeopleRoutes } from './store-people.routes.js';
 import { storeSettingsRoutes } from './store-settings.routes.js';
@@ -46,7 +47,8 @@ export async function storeRoutes(untyped: FastifyInstance, options: { deps: Org
       schema: {
         tags: ['stores'],
         summary: 'Get a store',
-        description: 'One store of the tenant. A deleted store answers 404 unless `includeDeleted=true`.',
+        description:
+          'One store of the tenant. A deleted store answers 404 unless `includeDeleted=true`. Needs `stores.view` tenant-wide, or in this store (someone assigned to it, with `X-Store-ID` naming it).',
         security: bearer,
         params: StoreIdParams,
         querystring: GetStoreQuery,
@@ -85,7 +87,8 @@ export async function storeRoutes(untyped: FastifyInstance, options: { deps: Org
         tags: ['stores'],
         summary: 'Change a store',
         description:
-          'Changes the fields given (the address is replaced as a whole; null clears phone, email or timezone). `isHeadquarters: true` moves the headquarters here; `false` on the headquarters is refused.',
+          'Changes the fields given (the address is replaced as a whole; null clears phone, email or timezone). `isHeadquarters: true` moves the headquarters here; `false` on the headquarters is refused. ' +
+          'Needs `stores.update` tenant-wide, or in this store: a store manager changes their own store, with `X-Store-ID` naming it. Moving the headquarters also needs `stores.manage` tenant-wide (403 `auth.forbidden`).',
         security: bearer,
         params: StoreIdParams,
         body: UpdateStoreBody,
@@ -97,7 +100,10 @@ export async function storeRoutes(untyped: FastifyInstance, options: { deps: Org
         },
       },
     },
-    async (request) => updateStoreDetails(deps, storeActorOf(request.actor), requestOrigin(request), request.params.id, request.body),
+    async (request) =>
+      updateStoreDetails(deps, storeActorOf(request.actor), requestOrigin(request), request.params.id, request.body, {
+        mayMoveHeadquarters: holdsTenantWide(request, 'stores.manage'),
+      }),
   );
 
   app.delete(

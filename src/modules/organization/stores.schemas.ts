@@ -104,10 +104,10 @@ export const GetStoreQuery = Type.Object({ includeDeleted: IncludeDeleted }, { a
 
 // ---- People of a store ----
 
-/** The store roles of organization.table.ts (`storeRoles`), until the authorization issue's store roles. */
+/** The built-in store roles (organization.table.ts `storeRoles`); custom store roles are given by `roleId`. */
 const StoreRole = (description: string) => Type.Union([Type.Literal('store_manager'), Type.Literal('store_staff')], { description });
 
-export const StoreRoleSchema = StoreRole('What the person does in this store.');
+export const StoreRoleSchema = StoreRole('The person’s built-in role in this store (custom roles they hold here: GET /api/v1/users/{id}/roles).');
 
 export const StoreMemberSchema = Type.Object(
   {
@@ -132,10 +132,16 @@ export const AssignStoreMembersBody = Type.Object(
   {
     userIds: UserIds('Active members of this tenant to assign (1–100). Already assigned people stay assigned.'),
     role: Type.Optional(
-      StoreRole('Their role in the store. New assignments default to `store_staff`; when given, it is also set on people already assigned.'),
+      StoreRole(
+        'Their built-in role in the store. New assignments default to `store_staff`; when given, it is also set on people already assigned. Must agree with `roleId` when that names a built-in role.',
+      ),
     ),
     roleId: Type.Optional(
-      Type.String({ format: 'uuid', description: 'Reserved for the authorization issue’s store roles; until then it is refused (`store.roles_unavailable`): use `role`.' }),
+      Type.String({
+        format: 'uuid',
+        description:
+          'A store role of this tenant (GET /api/v1/roles): a built-in one (`store_manager`, `store_staff`) works as `role`; a custom one is given to the people in this store (those not yet assigned join as `store_staff`).',
+      }),
     ),
   },
   { additionalProperties: false },

@@ -218,8 +218,19 @@ export async function createStore(deps: OrganizationDeps, actor: StoreActor, ori
 
 const EDITABLE = ['name', 'code', 'address', 'phone', 'email', 'timezone'] as const;
 
-/** `PATCH /stores/:id`: changes the named fields of a live store (another tenant's or a deleted one → 404). */
-export async function updateStoreDetails(deps: OrganizationDeps, actor: StoreActor, origin: RequestOrigin, storeId: string, input: UpdateStoreInput): Promise<StoreView> {
+/**
+ * `PATCH /stores/:id`: changes the named fields of a live store (another tenant's or a deleted one → 404).
+ * Moving the headquarters here is a decision about the whole tenant: it needs `stores.manage` tenant-wide
+ * (`mayMoveHeadquarters`), beyond the route's `stores.update`, which a store manager holds in their store.
+ */
+export async function updateStoreDetails(
+  deps: OrganizationDeps,
+  actor: StoreActor,
+  origin: RequestOrigin,
+  storeId: string,
+  input: UpdateStoreInput,
+  options: { mayMoveHeadquarters: boolean },
+): Promise<StoreView> {
   const patch = normalizeStoreInput(input);
   return writeStores(deps, actor, patch.code, async (tx) => {
     const store = await findStore(tx, actor.tenantId, storeId);
@@ -233,6 +244,9 @@ export async function updateStoreDetails(deps: OrganizationDeps, actor: StoreAct
       if (value !== undefined && !isSameValue(value, store[field])) Object.assign(changes, { [field]: value });
     }
     const becomesHeadquarters = patch.isHeadquarters === true && !store.isHeadquarters;
+    if (becomesHeadquarters && !options.mayMoveHeadquarters) {
+      throw new AppError('auth.forbidden', 'Moving the headquarters needs stores.manage tenant-wide; your roles allow changing this store’s details only.');
+    }
     const codeToCheck = changes.code !== undefined && changes.code.toLowerCase() !== store.code.toLowerCase() ? changes.code : null;
     if (codeToCheck !== null || becomesHeadquarters) {
       const { headquarters, codeTaken: taken } = await findHeadquartersAndCodeHolder(tx, actor.tenantId, codeToCheck, store.id);

@@ -14,7 +14,7 @@
  */
 import { audit, type RequestOrigin } from '../../core/audit/audit.js';
 import type { ActorType } from '../../core/audit/audit.table.js';
-import type { SqlExecutor } from '../../core/db/database.js';
+import type { SqlExecutor, Tx } from '../../core/db/database.js';
 import { emit } from '../../core/events/events.js';
 import { AppError } from '../../core/http/errors.js';
 import type { JobQueue } from '../../core/jobs/jobs.js';
@@ -74,7 +74,6 @@ function presentClosure(row: TenantRow, restoreDays: number): TenantClosure {
  */
 export async function closeTenant(deps: OrganizationDeps, member: TenantMember, input: CloseTenantInput, origin: RequestOrigin): Promise<TenantClosure> {
   const { db } = deps.platform;
-  const restoreDays = deps.config.tenants.restoreDays;
   const mismatch = () => new AppError('tenant.confirmation_mismatch', 'Type the tenant’s slug in `confirm` to close it.', { errors: [{ in: 'body', field: '/confirm', message: 'does not match the tenant’s slug' }] });
 
   // The cheap check first: a mistyped confirmation spends no password attempt.
@@ -89,24 +88,79 @@ export async function closeTenant(deps: OrganizationDeps, member: TenantMember, 
     // The slug may have changed while the password was checked: the confirmation must name the tenant as it is.
     if (input.confirm !== tenant.slug) throw mismatch();
     if (tenant.status !== 'active') throw new AppError('auth.tenant_access_revoked', 'The tenant is no longer active.');
+    return recordClosure(deps, tx, executor, tenant, { actor: { type: 'user', id: member.userId }, reason: 'owner_request' }, origin);
+  });
+}
 
-    const closed = await markTenantClosed(tx, member.tenantId);
-    const closure = presentClosure(closed, restoreDays);
-    await audit.record(tx, {
-      actor: { type: 'user', id: member.userId },
-      action: 'tenant.closed',
-      target: { type: 'tenant', id: member.tenantId },
-      before: { status: tenant.status },
-      after: { status: 'closed', closedAt: closure.closedAt, restorableUntil: closure.restorableUntil },
-      ...origin,
-    });
-    await emit(tx, {
-      type: 'tenant.closed',
-      tenantId: member.tenantId,
-      payload: { tenantId: member.tenantId, slug: tenant.slug, closedBy: member.userId, reason: 'owner_request', closedAt: closure.closedAt, restorableUntil: closure.restorableUntil },
-    });
-    await scheduleTenantPurge(deps, executor, member.tenantId, closed.closedAt!);
-    return closure;
+/** Who closed a tenant and why, as its audit row and `tenant.closed` event tell it. */
+interface ClosureCause {
+  actor: { type: Extract<ActorType, 'user' | 'platform_admin'>; id: string };
+  /** `owner_request` or `platform_admin`: the event's `reason`. */
+  reason: string;
+  /** The administrator's own words, when given. */
+  note?: string | null;
+}
+
+/**
+ * The closure itself, inside the caller's transaction, on the locked `tenant`: the status, the audit row,
+ * the `tenant.closed` event and the scheduled purge. Every path that closes a tenant for someone goes
+ * through here, so they all close it the same way.
+ */
+async function recordClosure(
+  deps: Pick<OrganizationDeps, 'config' | 'platform'>,
+  tx: Tx,
+  executor: SqlExecutor,
+  tenant: TenantRow,
+  cause: ClosureCause,
+  origin: Partial<RequestOrigin>,
+): Promise<TenantClosure> {
+  const closed = await markTenantClosed(tx, tenant.id);
+  const closure = presentClosure(closed, deps.config.tenants.restoreDays);
+  const note = cause.note ? { note: cause.note } : {};
+  await audit.record(tx, {
+    actor: cause.actor,
+    action: 'tenant.closed',
+    target: { type: 'tenant', id: tenant.id },
+    before: { status: tenant.status },
+    after: { status: 'closed', closedAt: closure.closedAt, restorableUntil: closure.restorableUntil, ...note },
+    ...origin,
+  });
+  await emit(tx, {
+    type: 'tenant.closed',
+    tenantId: tenant.id,
+    payload: { tenantId: tenant.id, slug: tenant.slug, closedBy: cause.actor.id, reason: cause.reason, closedAt: closure.closedAt, restorableUntil: closure.restorableUntil, ...note },
+  });
+  await scheduleTenantPurge(deps, executor, tenant.id, closed.closedAt!);
+  return closure;
+}
+
+/** A platform administrator's closure: the closure view, and whether this call closed it (false: it already was). */
+export interface PlatformClosure {
+  closure: TenantClosure;
+  closedNow: boolean;
+}
+
+/**
+ * `DELETE /admin/tenants/:id`: a platform administrator closes a tenant — active or suspended — exactly as
+ * its owner would (see `closeTenant`), the audit row naming the administrator (`platform_admin`). `within`
+ * adds the caller's own writes (the platform audit row) to the same transaction. A tenant already closed
+ * is answered as it is, nothing written (DELETE is idempotent). 404 `tenant.not_found`.
+ */
+export async function closeTenantByPlatform(
+  deps: Pick<OrganizationDeps, 'config' | 'platform'>,
+  tenantId: string,
+  closer: { adminId: string; note?: string | null },
+  origin: Partial<RequestOrigin>,
+  within?: (tx: Tx, closure: TenantClosure) => Promise<void>,
+): Promise<PlatformClosure> {
+  return deps.platform.db.transaction({ tenantId, userId: closer.adminId }, async (tx, executor) => {
+    const tenant = await lockTenant(tx, tenantId);
+    if (!tenant) throw new AppError('tenant.not_found', 'No tenant has this id.');
+    if (tenant.status === 'closed') return { closure: presentClosure(tenant, deps.config.tenants.restoreDays), closedNow: false };
+    const cause: ClosureCause = { actor: { type: 'platform_admin', id: closer.adminId }, reason: 'platform_admin', note: closer.note ?? null };
+    const closure = await recordClosure(deps, tx, executor, tenant, cause, origin);
+    await within?.(tx, closure);
+    return { closure, closedNow: true };
   });
 }
 
@@ -120,13 +174,15 @@ export interface RestoreActor {
  * Reopens a closed tenant within its restore window: status active, members' access back at once. 404
  * `tenant.not_found` when it does not exist (or was purged), 409 `tenant.not_closed` when it is not
  * closed, 409 `tenant.restore_window_expired` once the window is over. The scheduled purge then finds it
- * active and leaves it alone.
+ * active and leaves it alone. `within` adds the caller's own writes (the platform audit row) to the
+ * restoring transaction.
  */
 export async function restoreTenant(
   deps: Pick<OrganizationDeps, 'config' | 'platform'>,
   tenantId: string,
   actor: RestoreActor = { type: 'system' },
   origin: Partial<RequestOrigin> = {},
+  within?: (tx: Tx) => Promise<void>,
 ): Promise<TenantProfile> {
   const restoreDays = deps.config.tenants.restoreDays;
   return deps.platform.db.withTenant(tenantId, async (tx) => {
@@ -149,6 +205,7 @@ export async function restoreTenant(
       ...origin,
     });
     await emit(tx, { type: 'tenant.restored', tenantId, payload: { tenantId, closedAt } });
+    await within?.(tx);
     return presentTenant(restored);
   });
 }

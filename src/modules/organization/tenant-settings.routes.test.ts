@@ -61,7 +61,7 @@ describe('GET /tenants/current/settings', () => {
         dateFormat: 'YYYY-MM-DD',
         numberFormat: '1,234.56',
         branding: { primaryColor: null, logoFileId: null },
-        security: { mfaRequired: false, sessionMaxAgeMinutes: null, allowedEmailDomains: [] },
+        security: { mfaRequired: false, sessionMaxAgeMinutes: null, allowedEmailDomains: [], allowImpersonation: true },
       });
     }
   });
@@ -78,7 +78,7 @@ describe('PATCH /tenants/current/settings', () => {
       dateFormat: 'DD/MM/YYYY',
       numberFormat: '1.234,56',
       branding: { primaryColor: '#1A2B3C', logoFileId },
-      security: { mfaRequired: false, sessionMaxAgeMinutes: 600, allowedEmailDomains: ['Example.COM', 'example.com', 'shop.example.org', 'xn--bcher-kva.example'] },
+      security: { mfaRequired: false, sessionMaxAgeMinutes: 600, allowedEmailDomains: ['Example.COM', 'example.com', 'shop.example.org', 'xn--bcher-kva.example'], allowImpersonation: true },
     });
     expect(response.statusCode).toBe(200);
     const expected = {
@@ -88,7 +88,7 @@ describe('PATCH /tenants/current/settings', () => {
       dateFormat: 'DD/MM/YYYY',
       numberFormat: '1.234,56',
       branding: { primaryColor: '#1a2b3c', logoFileId },
-      security: { mfaRequired: false, sessionMaxAgeMinutes: 600, allowedEmailDomains: ['example.com', 'shop.example.org', 'xn--bcher-kva.example'] },
+      security: { mfaRequired: false, sessionMaxAgeMinutes: 600, allowedEmailDomains: ['example.com', 'shop.example.org', 'xn--bcher-kva.example'], allowImpersonation: true },
     };
     expect(response.json()).toEqual(expected);
     expect((await call('GET', SETTINGS, token)).json()).toEqual(expected);

@@ -3,8 +3,8 @@
  *
  * `tenants.settings` (jsonb) stores only the keys a tenant has set; reads fill in the defaults, so a
  * default changed later reaches every tenant that never chose otherwise. Authentication reads
- * `security.mfaRequired` and `security.sessionMaxAgeMinutes` straight from the column (session_actor),
- * which is why those two names and shapes are fixed.
+ * `security.mfaRequired`, `security.sessionMaxAgeMinutes` and `security.allowImpersonation` straight from
+ * the column (session_actor), which is why those names and shapes are fixed.
  *
  * Formats are enums of display patterns rather than free-form strings, so every client renders them the
  * same way:
@@ -52,6 +52,10 @@ const securityFields = {
     maxItems: MAX_ALLOWED_EMAIL_DOMAINS,
     description: `Invitations go only to addresses at these domains (lowercase, at most ${MAX_ALLOWED_EMAIL_DOMAINS}); empty: any domain.`,
   }),
+  allowImpersonation: Type.Boolean({
+    description:
+      'Whether platform administrators may act as a member of this tenant (governed impersonation: a reason, at most 60 minutes, written to this tenant’s audit trail); false: refused with 403 `impersonation.forbidden_by_tenant`. Turning it off also cuts running impersonations off at their next request.',
+  }),
 };
 
 export const TenantSettingsSchema = Type.Object(
@@ -87,7 +91,7 @@ export const DEFAULT_TENANT_SETTINGS: TenantSettings = {
   dateFormat: 'YYYY-MM-DD',
   numberFormat: '1,234.56',
   branding: { primaryColor: null, logoFileId: null },
-  security: { mfaRequired: false, sessionMaxAgeMinutes: null, allowedEmailDomains: [] },
+  security: { mfaRequired: false, sessionMaxAgeMinutes: null, allowedEmailDomains: [], allowImpersonation: true },
 };
 
 let timeZones: ReadonlySet<string> | undefined;
@@ -160,6 +164,7 @@ export function resolveTenantSettings(stored: unknown): TenantSettings {
       mfaRequired: pick(security, 'mfaRequired', defaults.security.mfaRequired, (value) => typeof value === 'boolean'),
       sessionMaxAgeMinutes: pick(security, 'sessionMaxAgeMinutes', defaults.security.sessionMaxAgeMinutes, (value) => value === null || Number.isInteger(value)),
       allowedEmailDomains: pick(security, 'allowedEmailDomains', defaults.security.allowedEmailDomains, (value) => Array.isArray(value) && value.every(isString)),
+      allowImpersonation: pick(security, 'allowImpersonation', defaults.security.allowImpersonation, (value) => typeof value === 'boolean'),
     },
   };
 }

@@ -141,6 +141,7 @@ export async function tenantRoutes(untyped: FastifyInstance, options: { deps: Or
       config: {
         permission: SELF,
         rateLimit: { ...limitPerActor({ max: TENANT_CREATIONS_PER_HOUR, timeWindow: '1 hour' }), keyGenerator: (request) => `tenants:create:${request.actor?.userId ?? request.ip}` },
+        notWhileImpersonating: true,
       },
       schema: {
         tags: ['tenants'],
@@ -169,7 +170,7 @@ export async function tenantRoutes(untyped: FastifyInstance, options: { deps: Or
     '/current/transfer-ownership',
     {
       // The body carries a password, whose fingerprint must not be stored for replays.
-      config: { permission: 'tenant.transfer', idempotency: false },
+      config: { permission: 'tenant.transfer', idempotency: false, notWhileImpersonating: true },
       schema: {
         tags: ['tenants'],
         summary: 'Hand the ownership over',
@@ -196,7 +197,7 @@ export async function tenantRoutes(untyped: FastifyInstance, options: { deps: Or
     '/current/leave',
     {
       // Leaving creates nothing a retry could duplicate.
-      config: { permission: 'tenant.view', idempotency: false },
+      config: { permission: 'tenant.view', idempotency: false, notWhileImpersonating: true },
       schema: {
         tags: ['tenants'],
         summary: 'Leave the tenant',
@@ -221,7 +222,7 @@ export async function tenantRoutes(untyped: FastifyInstance, options: { deps: Or
   app.delete(
     '/current',
     {
-      config: { permission: 'tenant.delete' },
+      config: { permission: 'tenant.delete', notWhileImpersonating: true },
       schema: {
         tags: ['tenants'],
         summary: 'Close the tenant',

@@ -61,13 +61,15 @@ export async function getCurrentTenant(deps: OrganizationDeps, member: TenantMem
   return presentTenant(requireTenant(await deps.platform.db.withTenant(member.tenantId, (tx) => findTenant(tx, member.tenantId))));
 }
 
-function normalizeTenantName(name: string): string {
+/** A tenant name as stored: trimmed; blank → 400 naming `/name`. */
+export function normalizeTenantName(name: string): string {
   const trimmed = name.trim();
   if (trimmed === '') throw invalidField('/name', 'must not be blank');
   return trimmed;
 }
 
-function assertSlugUsable(slug: string): void {
+/** 400 naming `/slug` when it is badly formed or reserved (uniqueness is the database's to decide). */
+export function assertSlugUsable(slug: string): void {
   const problem = checkSlug(slug);
   if (problem === 'format') throw invalidField('/slug', 'must be 3–63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit');
   if (problem === 'reserved') throw invalidField('/slug', 'is a reserved name');
