@@ -13,6 +13,7 @@ import { getMail, listMail, type MailRecord } from './core/mail/mailer.js';
 import { assertAdministratorInput, assertNotBootstrapped, createFirstAdministrator } from './modules/identity/bootstrap.service.js';
 import { createPasswordHasher } from './modules/identity/passwords.js';
 import { KeyEncryptionKeyError, rotateSigningKey, type RotationResult } from './modules/identity/signing-keys.js';
+import { longestTokenLifetimeSeconds } from './modules/identity/tokens.js';
 import { serve, work } from './server.js';
 import { seedDemoData } from './seed.js';
 import { VERSION } from './version.js';
@@ -114,14 +115,14 @@ async function runBootstrapCommand(config: Config, values: Record<string, string
 }
 
 /**
- * `atrium keys rotate`: the previous key keeps verifying for one access-token lifetime (plus skew); running
+ * `atrium keys rotate`: the previous key keeps verifying as long as a token it signed may live (plus skew); running
  * servers sign with the new key after their next key reload (within a minute).
  */
 async function runKeysCommand(config: Config, positionals: string[]): Promise<void> {
   if (positionals.length !== 1 || positionals[0] !== 'rotate') throw new UsageError('expected "rotate". See `atrium keys --help`.');
   const db = await openDatabase(config);
   try {
-    const result = await rotateSigningKey({ db, encryptionKey: config.auth.keyEncryptionKey, accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds });
+    const result = await rotateSigningKey({ db, encryptionKey: config.auth.keyEncryptionKey, accessTokenTtlSeconds: longestTokenLifetimeSeconds(config.auth.accessTokenTtlSeconds) });
     console.log(formatRotation(result));
   } catch (error) {
     if (error instanceof KeyEncryptionKeyError) throw new ConfigError([`${error.message}; nothing was rotated`]);

@@ -18,7 +18,7 @@ import { mfaRoutes } from './mfa.routes.js';
 import { createPasswordHasher } from './passwords.js';
 import { sessionRoutes } from './session.routes.js';
 import { createKeyRing, deriveKeyEncryptionKey, KEY_REFRESH_INTERVAL_MS, type KeyRing } from './signing-keys.js';
-import { createAccessTokens, type AccessTokens } from './tokens.js';
+import { createAccessTokens, longestTokenLifetimeSeconds, type AccessTokens } from './tokens.js';
 
 export type { KeyRing } from './signing-keys.js';
 export type { AccessTokens } from './tokens.js';
@@ -63,7 +63,8 @@ export const identityModule = fp(async function identity(app: FastifyInstance, o
   const keyRing = await createKeyRing({
     db: app.platform.db,
     encryptionKey: auth.keyEncryptionKey,
-    accessTokenTtlSeconds: auth.accessTokenTtlSeconds,
+    // A previous key verifies as long as any token it signed may live (impersonation tokens: an hour).
+    accessTokenTtlSeconds: longestTokenLifetimeSeconds(auth.accessTokenTtlSeconds),
     refreshIntervalMs: KEY_REFRESH_INTERVAL_MS,
     onReloadError: (error) => app.log.error({ err: error }, 'reloading the token signing keys failed; the keys already loaded stay in use'),
   });

@@ -67,8 +67,11 @@ const isUsable = (membership: { status: string; tenant: TenantView }) => members
  * membership, else none.
  */
 export async function signIn(tx: Tx, deps: SignInDeps, input: SignInInput): Promise<LoginResponse> {
-  const [user] = await tx.select().from(users).where(eq(users.id, input.userId));
+  // FOR SHARE: a platform disable (which locks the row FOR UPDATE, then ends every session) waits for this
+  // session to commit and ends it too, or has committed and is seen here.
+  const [user] = await tx.select().from(users).where(eq(users.id, input.userId)).for('share');
   if (!user) throw new Error(`signIn: user ${input.userId} does not exist`);
+  if (user.status !== 'active') throw new AppError('auth.invalid_credentials', 'The email address or the password is wrong.');
   const owned = await listOwnMemberships(tx, user.id);
 
   let chosen: (typeof owned)[number] | undefined;

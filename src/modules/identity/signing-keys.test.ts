@@ -30,7 +30,7 @@ import {
   ROTATION_SKEW_SECONDS,
   type KeyRing,
 } from './signing-keys.js';
-import { createAccessTokens, type AccessTokens } from './tokens.js';
+import { createAccessTokens, longestTokenLifetimeSeconds, type AccessTokens } from './tokens.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -157,9 +157,10 @@ describe('key rotation', () => {
   const keyRows = () => r.admin.query<KeyRow>('SELECT id, status, rotated_at, retired_at FROM signing_keys ORDER BY id');
   const statusOf = async (kid: string) => (await keyRows()).find((row) => row.id === kid)?.status;
   const activeKid = async () => (await keyRows()).find((row) => row.status === 'active')!.id;
-  const storeOptions = () => ({ db: r.platform.db, encryptionKey: r.config.auth.keyEncryptionKey, accessTokenTtlSeconds: r.config.auth.accessTokenTtlSeconds });
+  // As the app sets it up: a previous key verifies as long as any token it signed may live (impersonation: an hour).
+  const storeOptions = () => ({ db: r.platform.db, encryptionKey: r.config.auth.keyEncryptionKey, accessTokenTtlSeconds: longestTokenLifetimeSeconds(r.config.auth.accessTokenTtlSeconds) });
   /** How long a previous key verifies after its rotation. */
-  const retention = () => r.config.auth.accessTokenTtlSeconds + ROTATION_SKEW_SECONDS;
+  const retention = () => longestTokenLifetimeSeconds(r.config.auth.accessTokenTtlSeconds) + ROTATION_SKEW_SECONDS;
   /** Moves a key's rotation `seconds` into the past. */
   const backdateRotation = (kid: string, seconds: number) =>
     r.admin.query(`UPDATE signing_keys SET rotated_at = now() - make_interval(secs => $2) WHERE id = $1`, [kid, seconds]);

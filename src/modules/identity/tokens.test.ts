@@ -3,7 +3,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, type JWT
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../../test/harness.js';
 import { uuidv7 } from '../../core/db/ids.js';
-import { createAccessTokens, InvalidTokenError, type AccessTokens } from './tokens.js';
+import { createAccessTokens, InvalidTokenError, MAX_ACCESS_TOKEN_SECONDS, type AccessTokens } from './tokens.js';
 
 let t: TestApp;
 let tokens: AccessTokens;
@@ -89,6 +89,16 @@ describe('issue and verify', () => {
   it('refuses extra claims that would override registered ones', async () => {
     await expect(tokens.issue({ ...ids(), extra: { sub: 'someone-else' } })).rejects.toThrow(/may not set sub/);
     await expect(tokens.issue({ ...ids(), extra: { typ: 'refresh', exp: 1 } })).rejects.toThrow(/may not set typ, exp/);
+  });
+
+  it('ends an explicit-lifetime token at expiresAt, never past the longest lifetime a retired key still verifies', async () => {
+    const expiresAt = new Date(Date.now() + 30 * 60_000);
+    const { token, expiresIn } = await tokens.issue({ ...ids(), actorId: uuidv7(), expiresAt });
+    expect((await tokens.verify(token)).exp).toBe(Math.floor(expiresAt.getTime() / 1000));
+    expect(expiresIn).toBeGreaterThan(29 * 60);
+    const tooLate = new Date(Date.now() + (MAX_ACCESS_TOKEN_SECONDS + 60) * 1000);
+    await expect(tokens.issue({ ...ids(), expiresAt: tooLate })).rejects.toThrow(/longest token lifetime/);
+    await expect(tokens.issue({ ...ids(), expiresAt: new Date(Date.now() - 1000) })).rejects.toThrow(/future/);
   });
 
   it('uses the configured issuer, audience and lifetime in the app', async () => {

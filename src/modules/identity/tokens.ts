@@ -84,6 +84,15 @@ export class InvalidTokenError extends AppError {
   }
 }
 
+/**
+ * The longest an access token may live: impersonation tokens (`expiresAt`) up to an hour. A previous
+ * signing key keeps verifying at least this long after a rotation, so no token dies early.
+ */
+export const MAX_ACCESS_TOKEN_SECONDS = 3600;
+
+/** How long a retired signing key must keep verifying: the longest any token it signed may live. */
+export const longestTokenLifetimeSeconds = (ttlSeconds: number) => Math.max(ttlSeconds, MAX_ACCESS_TOKEN_SECONDS);
+
 const RESERVED_CLAIMS = new Set(['iss', 'aud', 'sub', 'tid', 'sid', 'typ', 'jti', 'iat', 'exp', 'nbf', 'act']);
 const ALLOWED_HEADER_PARAMETERS = new Set(['alg', 'kid', 'typ']);
 /** How far in the future `iat` may lie (clock skew between processes). */
@@ -186,6 +195,7 @@ export function createAccessTokens(options: {
       const now = Math.floor(clock() / 1000);
       const exp = expiresAt ? Math.floor(expiresAt.getTime() / 1000) : now + ttlSeconds;
       if (exp <= now) throw new TypeError('expiresAt must lie in the future');
+      if (exp - now > longestTokenLifetimeSeconds(ttlSeconds)) throw new TypeError('expiresAt lies beyond the longest token lifetime');
       const token = await new SignJWT({ ...extra, ...(tenantId ? { tid: tenantId } : {}), sid: sessionId, typ: 'access', ...(actorId ? { act: { sub: actorId } } : {}) })
         .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid, typ: 'JWT' })
         .setIssuer(issuer)

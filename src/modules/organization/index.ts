@@ -22,8 +22,8 @@ export { resolveTenantSettings, type TenantSettings } from './tenant-settings.js
 // Platform administration of tenants: the same validation, slug choice, closure and invitation mail as
 // the tenant's own routes.
 export { closeTenantByPlatform, restorableUntil, type PlatformClosure } from './tenant-closure.js';
-export { assertSlugUsable, normalizeTenantName } from './tenants.service.js';
-export { insertTenantWithFreeSlug } from './tenants.repository.js';
+export { assertSlugUsable, normalizeTenantName, requestedTenantProfile, slugTakenOr, tenantProfileDiff } from './tenants.service.js';
+export { insertTenantWithFreeSlug, lockTenant, updateTenantProfile } from './tenants.repository.js';
 export { TenantClosureSchema, TenantNameSchema, TenantSlugSchema, UpdateTenantBody, type TenantClosure, type UpdateTenantInput } from './tenants.schemas.js';
 export { INVITATION_TTL_MS, newInvitationToken } from './invitations.service.js';
 export { insertInvitation } from './invitations.repository.js';

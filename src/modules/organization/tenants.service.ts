@@ -75,29 +75,49 @@ export function assertSlugUsable(slug: string): void {
   if (problem === 'reserved') throw invalidField('/slug', 'is a reserved name');
 }
 
-/**
- * `PATCH /tenants/current`: renames the tenant and/or changes its slug. A slug another tenant holds (in
- * any status: a closed tenant keeps its slug until it is purged) → 409 `tenant.slug_taken`. A request
- * that changes nothing writes nothing.
- */
-export async function updateCurrentTenant(deps: OrganizationDeps, member: TenantMember, input: UpdateTenantInput, origin: RequestOrigin): Promise<TenantProfile> {
+/** The validated name and slug a profile change asks for (PATCH /tenants/current, platform administration). */
+export function requestedTenantProfile(input: UpdateTenantInput): { name?: string; slug?: string } {
   const wanted: { name?: string; slug?: string } = {};
   if (input.name !== undefined) wanted.name = normalizeTenantName(input.name);
   if (input.slug !== undefined) {
     assertSlugUsable(input.slug);
     wanted.slug = input.slug;
   }
+  return wanted;
+}
+
+/** What `wanted` changes in `current`: the changed fields before and after (both empty when nothing). */
+export function tenantProfileDiff(current: TenantRow, wanted: { name?: string; slug?: string }) {
+  const before: Record<string, string> = {};
+  const after: Record<string, string> = {};
+  for (const key of ['name', 'slug'] as const) {
+    const value = wanted[key];
+    if (value === undefined || value === current[key]) continue;
+    before[key] = current[key];
+    after[key] = value;
+  }
+  return { before, after };
+}
+
+/** 409 `tenant.slug_taken` for the unique-slug violation (the index sees every tenant's slug, whatever RLS hides); any other error unchanged. */
+export function slugTakenOr(error: unknown): unknown {
+  if (pgErrorCode(error) === PG.uniqueViolation && pgConstraint(error) === 'tenants_slug_key') {
+    return new AppError('tenant.slug_taken', 'Another tenant already uses this slug; choose another.', { errors: [{ in: 'body', field: '/slug', message: 'is taken' }] });
+  }
+  return error;
+}
+
+/**
+ * `PATCH /tenants/current`: renames the tenant and/or changes its slug. A slug another tenant holds (in
+ * any status: a closed tenant keeps its slug until it is purged) → 409 `tenant.slug_taken`. A request
+ * that changes nothing writes nothing.
+ */
+export async function updateCurrentTenant(deps: OrganizationDeps, member: TenantMember, input: UpdateTenantInput, origin: RequestOrigin): Promise<TenantProfile> {
+  const wanted = requestedTenantProfile(input);
   try {
     return await deps.platform.db.transaction({ tenantId: member.tenantId, userId: member.userId }, async (tx) => {
       const current = requireTenant(await lockTenant(tx, member.tenantId));
-      const before: Record<string, string> = {};
-      const after: Record<string, string> = {};
-      for (const key of ['name', 'slug'] as const) {
-        const value = wanted[key];
-        if (value === undefined || value === current[key]) continue;
-        before[key] = current[key];
-        after[key] = value;
-      }
+      const { before, after } = tenantProfileDiff(current, wanted);
       if (Object.keys(after).length === 0) return presentTenant(current);
 
       const updated = await updateTenantProfile(tx, member.tenantId, after);
@@ -106,11 +126,7 @@ export async function updateCurrentTenant(deps: OrganizationDeps, member: Tenant
       return presentTenant(updated);
     });
   } catch (error) {
-    // The unique index sees every tenant's slug, whatever RLS hides from this transaction.
-    if (pgErrorCode(error) === PG.uniqueViolation && pgConstraint(error) === 'tenants_slug_key') {
-      throw new AppError('tenant.slug_taken', 'Another tenant already uses this slug; choose another.', { errors: [{ in: 'body', field: '/slug', message: 'is taken' }] });
-    }
-    throw error;
+    throw slugTakenOr(error);
   }
 }
 

@@ -87,19 +87,6 @@ export async function findTenantDetail(tx: Tx, tenantId: string): Promise<Tenant
   return { tenant: row.tenant, memberCount: Number(row.memberCount), storeCount: Number(row.storeCount), owner };
 }
 
-/**
- * The tenant row, locked until the transaction ends (NO KEY UPDATE, as the organization module locks it:
- * status, slug and ownership changes of one tenant queue in one order).
- */
-export async function lockTenant(tx: Tx, tenantId: string): Promise<TenantRow | null> {
-  const [row] = await tx.select().from(tenants).where(eq(tenants.id, tenantId)).for('no key update');
-  return row ?? null;
-}
-
-export async function updateTenantProfile(tx: Tx, tenantId: string, changes: { name?: string; slug?: string }): Promise<void> {
-  await tx.update(tenants).set(changes).where(eq(tenants.id, tenantId));
-}
-
 /** Suspends (with the reason) or reactivates (clearing it) the tenant. */
 export async function setTenantSuspension(tx: Tx, tenantId: string, suspension: { status: 'suspended'; reason: string } | { status: 'active' }): Promise<void> {
   const suspendedReason = suspension.status === 'suspended' ? suspension.reason : null;

@@ -11,7 +11,6 @@
 import { audit, platformAudit, type RequestOrigin } from '../../core/audit/audit.js';
 import type { Config } from '../../config.js';
 import type { Tx } from '../../core/db/database.js';
-import { pgConstraint, pgErrorCode, PG } from '../../core/db/errors.js';
 import { isUuid, uuidv7 } from '../../core/db/ids.js';
 import { emit } from '../../core/events/events.js';
 import { AppError } from '../../core/http/errors.js';
@@ -30,12 +29,17 @@ import {
   queueInvitationMail,
   resolveTenantSettings,
   restorableUntil,
+  requestedTenantProfile,
   restoreTenant,
+  slugTakenOr,
+  tenantProfileDiff,
+  lockTenant,
+  updateTenantProfile,
   type PlatformClosure,
   type UpdateTenantInput,
 } from '../organization/index.js';
 import type { AdminTenant, AdminTenantDetail, CreateAdminTenantInput, CreatedAdminTenant, ListAdminTenantsInput } from './admin.schemas.js';
-import { findPersonName, findTenantDetail, listTenants, lockTenant, setTenantSuspension, updateTenantProfile, type TenantDetailRow, type TenantListKey, type TenantRow } from './tenants.admin.repository.js';
+import { findPersonName, findTenantDetail, listTenants, setTenantSuspension, type TenantDetailRow, type TenantListKey, type TenantRow } from './tenants.admin.repository.js';
 
 export interface TenantAdminDeps {
   config: Config;
@@ -179,30 +183,16 @@ export async function createAdminTenant(deps: TenantAdminDeps, staff: PlatformSt
  * /tenants/current validates them (409 `tenant.slug_taken`). A request that changes nothing writes nothing.
  */
 export async function updateAdminTenant(deps: TenantAdminDeps, staff: PlatformStaff, tenantId: string, input: UpdateTenantInput, origin: RequestOrigin): Promise<AdminTenantDetail> {
-  const wanted: { name?: string; slug?: string } = {};
-  if (input.name !== undefined) wanted.name = normalizeTenantName(input.name);
-  if (input.slug !== undefined) {
-    assertSlugUsable(input.slug);
-    wanted.slug = input.slug;
-  }
+  const wanted = requestedTenantProfile(input);
   try {
     return await inTenant(deps, staff, tenantId, async (tx, current) => {
-      const before: Record<string, string> = {};
-      const after: Record<string, string> = {};
-      for (const key of ['name', 'slug'] as const) {
-        const value = wanted[key];
-        if (value === undefined || value === current[key]) continue;
-        before[key] = current[key];
-        after[key] = value;
-      }
+      const { before, after } = tenantProfileDiff(current, wanted);
       if (Object.keys(after).length === 0) return;
       await updateTenantProfile(tx, tenantId, after);
       await recordChange(tx, staff, tenantId, origin, { action: 'tenant.updated', before, after, payload: { tenantId, before, after } });
     });
   } catch (error) {
-    // The unique index sees every tenant's slug.
-    if (pgErrorCode(error) === PG.uniqueViolation && pgConstraint(error) === 'tenants_slug_key') throw slugTaken();
-    throw error;
+    throw slugTakenOr(error);
   }
 }
 

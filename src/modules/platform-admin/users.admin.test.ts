@@ -208,6 +208,18 @@ describe('POST /admin/users/:id/disable and /enable', () => {
     expect(audit[0]!.request_id).toBe(disabled.headers['x-request-id']);
   });
 
+  it('never leaves a live session to a sign-in that races the disable', async () => {
+    const person = await createPerson(t.app);
+    await createTenantFor(t.app, person);
+    const [signedIn, disabled] = await Promise.allSettled([signInAs(t.app, person), call('POST', `${USERS}/${person.id}/disable`, admin.token)]);
+    expect(disabled.status === 'fulfilled' && disabled.value.statusCode).toBe(200);
+    // Either the sign-in saw the disable (refused), or the disable waited for it and ended its session.
+    if (signedIn.status === 'rejected') expect((signedIn.reason as { code?: string }).code).toBe('auth.invalid_credentials');
+    const live = await t.admin.query(`SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`, [person.id]);
+    expect(live).toEqual([]);
+    await expect(signInAs(t.app, person)).rejects.toMatchObject({ code: 'auth.invalid_credentials' });
+  });
+
   it('takes no body, and repeating either changes nothing and writes no second audit row', async () => {
     const person = await createPerson(t.app);
     expect((await call('POST', `${USERS}/${person.id}/disable`, admin.token)).statusCode).toBe(200);
