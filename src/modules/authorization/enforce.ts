@@ -35,8 +35,10 @@ declare module 'fastify' {
  */
 export function holdsTenantWide(request: FastifyRequest, permission: string): boolean {
   const { actor, grants } = request;
-  return actor !== undefined && grants !== undefined && grantScope({ ...actor, storeId: undefined }, grants, permission) === 'tenant';
+  return actor !== undefined && grants !== undefined && isTenantWide(actor, grants, permission);
 }
+
+const isTenantWide = (actor: Actor, grants: CustomGrants, permission: string) => grantScope({ ...actor, storeId: undefined }, grants, permission) === 'tenant';
 
 function refuse(code: 'auth.forbidden' | 'store.access_denied' | 'auth.impersonation_restricted', detail: string): AppError {
   return new AppError(code, detail);
@@ -44,7 +46,9 @@ function refuse(code: 'auth.forbidden' | 'store.access_denied' | 'auth.impersona
 
 /** Checks a tenant permission against the actor's grants; null when allowed. */
 export function checkTenantPermission(request: FastifyRequest, actor: Actor, grants: CustomGrants, permission: string): AppError | null {
-  if (request.headers['x-store-id'] && !(actor.storeId && (actor.storeRole || grantScope({ ...actor, storeId: undefined }, grants, 'stores.manage') === 'tenant'))) {
+  // A live store of the tenant, where the person is assigned or holds stores.manage tenant-wide.
+  const mayActInStore = actor.storeId !== undefined && (actor.storeRole !== undefined || isTenantWide(actor, grants, 'stores.manage'));
+  if (request.headers['x-store-id'] && !mayActInStore) {
     return refuse('store.access_denied', 'You may not act in that store (X-Store-ID): it is not one of the stores you are assigned to.');
   }
   const scope = grantScope(actor, grants, permission);

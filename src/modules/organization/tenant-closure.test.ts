@@ -297,7 +297,8 @@ describe('the purge job', () => {
     await close(lengthened.token, lengthened.tenant.slug);
     await closedDaysAgo(lengthened.tenant.id, 2);
     await makeDue(lengthened.tenant.id);
-    const jobs = await waitFor(() => purgeJobs(lengthened.tenant.id), (value) => value.length === 2);
+    // The handler enqueues the rescheduled job before its own job is marked completed: wait for both.
+    const jobs = await waitFor(() => purgeJobs(lengthened.tenant.id), (value) => value.length === 2 && value[0]!.state === 'completed');
     expect(jobs.map((job) => job.state)).toEqual(['completed', 'created']);
     const due = (await tenantRow(lengthened.tenant.id))!.closed_at as Date;
     expect(jobs[1]!.start_after.getTime()).toBe(due.getTime() + 30 * DAY_MS);
