@@ -19,6 +19,7 @@ import { createLogger } from './core/logger.js';
 import { openPlatform, type OpenPlatformOptions, type Platform } from './core/platform.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { authorizationModule } from './modules/authorization/index.js';
+import { billingModule } from './modules/billing/index.js';
 import { identityModule } from './modules/identity/index.js';
 import { organizationModule, startOrganizationWorkers } from './modules/organization/index.js';
 import { platformAdminModule } from './modules/platform-admin/index.js';
@@ -106,6 +107,7 @@ async function registerPlugins(app: FastifyInstance, config: Config, platform: P
   await app.register(identityModule, { config });
   await app.register(authorizationModule);
   await app.register(organizationModule, { config });
+  await app.register(billingModule, { config });
   await app.register(platformAdminModule, { config });
 
 }

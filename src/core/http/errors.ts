@@ -38,6 +38,8 @@ export const errorCatalog = {
   'role.limit_reached': { status: 409, title: 'Too many custom roles' },
   'role.owner_transfer_only': { status: 409, title: 'Ownership moves only by transfer' },
   'role.base_role_required': { status: 409, title: 'A member keeps one built-in tenant role' },
+  'plan.not_found': { status: 404, title: 'Plan not found' },
+  'plan.code_taken': { status: 409, title: 'Plan code already in use' },
   'platform.user_not_found': { status: 404, title: 'Person not found' },
   'platform.last_admin': { status: 409, title: 'The last platform administrator cannot be removed' },
   'platform.self_protected': { status: 409, title: 'Not on your own platform account' },

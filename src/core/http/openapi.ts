@@ -33,6 +33,7 @@ export const openApiPlugin = fp(async function openApi(app: FastifyInstance, opt
         { name: 'invitations', description: 'Invitations to join a tenant: sending, listing, resending and revoking them (accepting is under auth).' },
         { name: 'stores', description: 'Stores (branches, locations) of a tenant, who works in each, and their settings.' },
         { name: 'roles', description: 'The permission catalog, built-in and custom roles, and who holds which role (tenant-wide or in one store).' },
+        { name: 'plans', description: 'The plans a tenant can subscribe to: prices per billing cycle, trial, limits and features.' },
         { name: 'admin', description: 'Platform administration: tenants, people, platform roles, statistics and impersonation (platform roles only).' },
       ],
       components: {

@@ -64,6 +64,7 @@ export const PLATFORM_PERMISSIONS = {
   'platform.users.manage': 'Disable and enable people platform-wide.',
   'platform.staff.manage': 'Grant and revoke platform roles.',
   'platform.impersonate': 'Act as a member of a tenant, for a reason and a limited time.',
+  'platform.plans.manage': 'Create, change and archive plans.',
 } as const;
 
 export type PlatformPermission = keyof typeof PLATFORM_PERMISSIONS;
