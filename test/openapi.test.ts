@@ -70,6 +70,18 @@ describe('GET /openapi.json', () => {
     for (const [, response] of errorResponses) expect(response.content).toEqual({ 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } });
   });
 
+  it('says in the 403 of every route an impersonation token may not use that it refuses one', () => {
+    const paths = document.paths as Record<string, Record<string, { responses: Record<string, { description?: string }> }>>;
+    for (const [path, method] of [
+      ['/api/v1/auth/change-password', 'post'],
+      ['/api/v1/auth/mfa/totp/disable', 'post'],
+      ['/api/v1/tenants/current/transfer-ownership', 'post'],
+    ] as const) {
+      expect(paths[path]![method]!.responses['403']!.description, `${method} ${path}`).toContain('auth.impersonation_restricted');
+    }
+    expect(JSON.stringify(paths['/api/v1/stores/']?.get ?? paths['/api/v1/stores']!.get)).not.toContain('auth.impersonation_restricted');
+  });
+
   it('documents every route the app serves, and nothing it does not', () => {
     const served = routes
       .filter((route) => !(route.schema as { hide?: boolean } | undefined)?.hide)

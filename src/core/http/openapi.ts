@@ -4,7 +4,18 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { markRoutesPublic } from '../auth/route-guard.js';
 import { documentIdempotentOperations, idempotencyKeyParameter, markIdempotentOperation } from './idempotency.js';
-import { FieldErrorSchema, ProblemSchema } from './schemas.js';
+import { FieldErrorSchema, problemResponse, ProblemSchema } from './schemas.js';
+
+const IMPERSONATION_NOTE = '`auth.impersonation_restricted`: an impersonation token may not use this route.';
+
+/** Routes refused to impersonation tokens (`config.notWhileImpersonating`) say so in their 403. */
+function noteImpersonationRestriction<S extends { response?: unknown }>(transformed: { schema: S; url: string }, route: { config?: unknown }): { schema: S; url: string } {
+  if ((route.config as { notWhileImpersonating?: boolean } | undefined)?.notWhileImpersonating !== true) return transformed;
+  const response = { ...((transformed.schema.response ?? {}) as Record<string, { description?: string }>) };
+  const existing = response[403];
+  response[403] = existing ? { ...existing, description: `${existing.description ?? ''} ${IMPERSONATION_NOTE}`.trim() } : problemResponse(IMPERSONATION_NOTE);
+  return { ...transformed, schema: { ...transformed.schema, response } };
+}
 
 /**
  * OpenAPI 3.1 generated from the route schemas, served at /openapi.json, with a docs UI at /docs.
@@ -45,7 +56,7 @@ export const openApiPlugin = fp(async function openApi(app: FastifyInstance, opt
       },
     },
     // Every POST that honours Idempotency-Key references the shared header parameter.
-    transform: markIdempotentOperation,
+    transform: (input) => noteImpersonationRestriction(markIdempotentOperation(input), input.route),
     transformObject: (document) => ('openapiObject' in document ? documentIdempotentOperations(document.openapiObject) : document.swaggerObject),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),

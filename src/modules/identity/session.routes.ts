@@ -67,7 +67,8 @@ export async function sessionRoutes(untyped: FastifyInstance, options: { deps: I
     '/logout',
     {
       // Logging out neither creates nor charges, and repeating it is harmless: no Idempotency-Key storage.
-      config: { permission: SELF, idempotency: false },
+      // An impersonation ends through DELETE /api/v1/admin/impersonations/:id, audited in both trails.
+      config: { permission: SELF, idempotency: false, notWhileImpersonating: true },
       schema: {
         tags: ['auth'],
         summary: 'Sign out (this session)',

@@ -52,7 +52,7 @@ interface BackingSession {
 
 /**
  * An early end is DELETE (`ended_at`), or the backing session revoked before the impersonation expired
- * (logout with the token, the member's password reset, …).
+ * (the member's password reset or logout-all from their own session, …).
  */
 function present(row: ImpersonationRow, session: BackingSession | null, now: Date): ImpersonationView {
   const revokedEarly = session?.revokedAt && session.revokedAt < row.expiresAt ? session.revokedAt : null;

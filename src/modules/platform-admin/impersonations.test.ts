@@ -200,6 +200,7 @@ describe('what an impersonation token cannot do', () => {
     ['POST', '/api/v1/auth/mfa/totp/enable', { code: '123456' }],
     ['POST', '/api/v1/auth/mfa/totp/disable', { code: '123456' }],
     ['POST', '/api/v1/auth/mfa/recovery-codes', { code: '123456' }],
+    ['POST', '/api/v1/auth/logout', {}],
     ['POST', '/api/v1/auth/logout-all', {}],
     ['DELETE', `/api/v1/auth/sessions/${uuidv7()}`],
     ['POST', '/api/v1/auth/switch-tenant', { tenantId: uuidv7() }],
