@@ -7,7 +7,7 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Tx } from '../../core/db/database.js';
 import { memberships, type MembershipRole } from '../../core/tenancy/tenancy.table.js';
 import { storeMembers, stores, type StoreRole } from '../organization/organization.table.js';
-import { roleAssignments, roles, type BuiltinRoleKey, type RoleScope } from './authorization.table.js';
+import { roleAssignments, type BuiltinRoleKey, type RoleScope } from './authorization.table.js';
 
 /** Where a member's role comes from: their membership, a store they are assigned to, or an assignment. */
 export type RoleSource = 'membership' | 'store' | 'assignment';
@@ -93,19 +93,6 @@ export async function updateBaseRole(tx: Tx, tenantId: string, userId: string, r
     .update(memberships)
     .set({ role, updatedAt: sql`now()` })
     .where(and(eq(memberships.tenantId, tenantId), eq(memberships.userId, userId)));
-}
-
-/**
- * The permissions the member holds tenant-wide through custom roles (their built-in tenant role's come
- * from the catalog), read in the caller's transaction, after the membership lock.
- */
-export async function findCustomTenantPermissions(tx: Tx, tenantId: string, userId: string): Promise<Set<string>> {
-  const rows = await tx
-    .select({ permissions: roles.permissions })
-    .from(roleAssignments)
-    .innerJoin(roles, and(eq(roles.tenantId, roleAssignments.tenantId), eq(roles.id, roleAssignments.roleId)))
-    .where(and(eq(roleAssignments.tenantId, tenantId), eq(roleAssignments.userId, userId), isNull(roleAssignments.storeId)));
-  return new Set(rows.flatMap((row) => row.permissions));
 }
 
 /** Whether `storeId` is a live store of the tenant (another tenant's id is simply not one). */

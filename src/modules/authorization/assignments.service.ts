@@ -33,7 +33,6 @@ import {
   deleteAssignment,
   deleteStoreRole,
   ensureInStore,
-  findCustomTenantPermissions,
   findStoreAssignmentRoleIds,
   findStoreRole,
   insertAssignment,
@@ -49,7 +48,7 @@ import type { AssignRoleInput, EffectivePermissionsView, HeldRoleView } from './
 import { effectivePermissions, grantScope, type CustomGrants } from './grants.js';
 import type { AuthorizationDeps } from './index.js';
 import { ALL_PERMISSIONS, BUILTIN_ROLE_PERMISSIONS } from './permissions.js';
-import { assertCanGrant, findRoles, rolePermissions, type RoleRow } from './role-grants.js';
+import { assertCanGrant, assertHoldsEverythingOf, findRoles, rolePermissions, type RoleRow } from './role-grants.js';
 
 /** Who changes roles: a member acting in their tenant, with the custom grants the permission check read. */
 export interface AssignmentCaller {
@@ -110,12 +109,7 @@ function assertScope(role: RoleRow, storeId: string | null): void {
  * caller is the owner (403 `auth.forbidden`, as PATCH /users/:id).
  */
 async function assertMayChangeHolder(tx: Tx, caller: AssignmentCaller, userId: string, member: MembershipStanding): Promise<void> {
-  const held = new Set([...BUILTIN_ROLE_PERMISSIONS[member.role], ...(await findCustomTenantPermissions(tx, caller.actor.tenantId, userId))]);
-  const tenantWide = { ...caller.actor, storeId: undefined };
-  const lacking = [...held].filter((permission) => grantScope(tenantWide, caller.grants, permission) !== 'tenant');
-  if (lacking.length > 0) {
-    throw new AppError('role.privilege_escalation', `This member holds permissions you do not hold (${lacking.join(', ')}): only someone who holds them may change their roles.`);
-  }
+  await assertHoldsEverythingOf(tx, caller.actor, caller.grants, { userId, role: member.role });
   if (member.role === 'admin' && caller.actor.role !== 'owner') throw new AppError('auth.forbidden', 'Only the owner may change the roles of an administrator.');
 }
 

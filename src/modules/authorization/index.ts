@@ -13,7 +13,7 @@ import { roleRoutes } from './roles.routes.js';
 export { PERMISSIONS, BUILTIN_ROLE_PERMISSIONS, isPermission, isPlatformPermission, type Permission } from './permissions.js';
 export { holdsTenantWide } from './enforce.js';
 export { effectivePermissions, grantScope, type CustomGrants, type GrantsCache } from './grants.js';
-export { assertCanGrant, findRoles, getBuiltinRole, rolePermissions, type RoleRow } from './role-grants.js';
+export { assertCanGrant, assertHoldsEverythingOf, findRoles, getBuiltinRole, rolePermissions, type RoleRow } from './role-grants.js';
 export { roles, roleAssignments, type BuiltinRoleKey, type RoleScope } from './authorization.table.js';
 
 /** What the authorization module shares with the modules after it. */

@@ -2,11 +2,11 @@
  * The rules every way of granting a role shares (role assignments, invitations, members created with
  * roles, store people): what a role grants, and that nobody grants a permission they do not hold.
  */
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
 import type { Actor } from '../../core/http/request-context.js';
-import { roles } from './authorization.table.js';
+import { roleAssignments, roles } from './authorization.table.js';
 import { grantScope, type CustomGrants } from './grants.js';
 import { BUILTIN_ROLE_PERMISSIONS } from './permissions.js';
 
@@ -45,5 +45,32 @@ export function assertCanGrant(actor: Actor, grants: CustomGrants, permissions: 
   const lacking = [...permissions].filter((permission) => grantScope(inStore, grants, permission) === null);
   if (lacking.length > 0) {
     throw new AppError('role.privilege_escalation', `You cannot grant permissions you do not hold yourself: ${lacking.join(', ')}.`);
+  }
+}
+
+/**
+ * The permissions a member holds tenant-wide through custom roles (their built-in tenant role's come
+ * from the catalog), read in the caller's transaction.
+ */
+export async function findCustomTenantPermissions(tx: Tx, tenantId: string, userId: string): Promise<Set<string>> {
+  const rows = await tx
+    .select({ permissions: roles.permissions })
+    .from(roleAssignments)
+    .innerJoin(roles, and(eq(roles.tenantId, roleAssignments.tenantId), eq(roles.id, roleAssignments.roleId)))
+    .where(and(eq(roleAssignments.tenantId, tenantId), eq(roleAssignments.userId, userId), isNull(roleAssignments.storeId)));
+  return new Set(rows.flatMap((row) => row.permissions));
+}
+
+/**
+ * Refuses (403 `role.privilege_escalation`) acting on the roles or standing of a member who holds,
+ * tenant-wide, a permission the actor lacks: nobody demotes, deactivates or removes someone more
+ * powerful than themselves.
+ */
+export async function assertHoldsEverythingOf(tx: Tx, actor: Actor, grants: CustomGrants, member: { userId: string; role: keyof typeof BUILTIN_ROLE_PERMISSIONS }): Promise<void> {
+  const held = new Set([...BUILTIN_ROLE_PERMISSIONS[member.role], ...(await findCustomTenantPermissions(tx, actor.tenantId!, member.userId))]);
+  const tenantWide = { ...actor, storeId: undefined };
+  const lacking = [...held].filter((permission) => grantScope(tenantWide, grants, permission) !== 'tenant');
+  if (lacking.length > 0) {
+    throw new AppError('role.privilege_escalation', `This member holds permissions you do not hold (${lacking.join(', ')}): only someone who holds them may change their roles or standing.`);
   }
 }

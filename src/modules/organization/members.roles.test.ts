@@ -1,7 +1,7 @@
 /**
  * Members and the role catalog: POST /users with `roleIds` (a built-in tenant role plus custom roles, the
  * same rules and refusals as invitations), privilege escalation refused on creation and on PATCH
- * /users/:id, and GET /users?roleId= for every kind of role (built-in tenant, built-in store, custom at
+ * /users/:id (and on deactivating or removing someone who holds more), and GET /users?roleId= for every kind of role (built-in tenant, built-in store, custom at
  * tenant scope and in a store; deleted stores and other tenants' roles match nobody).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,28 @@ describe('PATCH /users/:id role', () => {
     expect(refused.json().code).toBe('role.privilege_escalation');
     expect((await call('PATCH', `/${target.id}`, recruiter.token, { title: 'Cashier' })).statusCode).toBe(200);
     expect((await call('PATCH', `/${target.id}`, ownerToken, { role: 'admin' })).json()).toMatchObject({ role: 'admin' });
+  });
+
+  it('a member managing members through a custom role may not deactivate or remove someone holding more', async () => {
+    const { tenant } = await signedInOwner(t.app);
+    const recruiter = await signedInMember(t.app, tenant.id);
+    await giveCustomRole(t.app, tenant.id, recruiter.person.id, await createCustomRole(t.app, tenant.id, { permissions: ['users.manage'] }));
+    const auditor = await createPerson(t.app);
+    await addMembership(t.app, tenant.id, auditor);
+    await giveCustomRole(t.app, tenant.id, auditor.id, await createCustomRole(t.app, tenant.id, { permissions: ['audit.view'] }));
+    const plain = await createPerson(t.app);
+    await addMembership(t.app, tenant.id, plain);
+
+    for (const refused of [
+      await call('PATCH', `/${auditor.id}`, recruiter.token, { status: 'deactivated' }),
+      await t.app.inject({ method: 'DELETE', url: `/api/v1/users/${auditor.id}`, headers: bearer(recruiter.token) }),
+    ]) {
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json()).toMatchObject({ code: 'role.privilege_escalation', detail: expect.stringContaining('audit.view') });
+    }
+    // Someone holding nothing the recruiter lacks is theirs to manage.
+    expect((await call('PATCH', `/${plain.id}`, recruiter.token, { status: 'deactivated' })).json()).toMatchObject({ status: 'deactivated' });
+    expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/users/${plain.id}`, headers: bearer(recruiter.token) })).statusCode).toBe(204);
   });
 });
 

@@ -156,7 +156,7 @@ export async function memberRoutes(untyped: FastifyInstance, options: { deps: Or
       },
     },
     async (request, reply) => {
-      await removeMember(deps, callerOf(request), request.params.id, requestOrigin(request));
+      await removeMember(deps, callerOf(request), granterOf(request), request.params.id, requestOrigin(request));
       return reply.code(204).send(null);
     },
   );

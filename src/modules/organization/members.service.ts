@@ -6,8 +6,10 @@
  * Rules beyond the permission (users.manage): ownership never changes here (it moves by transfer), so the
  * owner is never deactivated, demoted or removed (409 `member.owner_protected`); nobody deactivates,
  * re-roles or removes themselves (409 `member.self_protected`; leaving is POST /tenants/current/leave);
- * and an administrator is changed only by the owner (403 `auth.forbidden`), so admins cannot lock each
- * other out — an admin may still promote a member to admin.
+ * an administrator is changed only by the owner (403 `auth.forbidden`), so admins cannot lock each
+ * other out — an admin may still promote a member to admin; and nobody deactivates, re-roles or removes
+ * a member who holds a permission they lack (403 `role.privilege_escalation`: a custom role with
+ * users.manage cannot act on someone more powerful).
  *
  * A deactivated or removed member loses access to this tenant at once: authentication reads the
  * membership with every request (session_actor), so nothing needs revoking here.
@@ -19,7 +21,7 @@ import { emit } from '../../core/events/events.js';
 import { AppError, type FieldError } from '../../core/http/errors.js';
 import { decodeCursor, toPage, type Page } from '../../core/http/pagination.js';
 import type { MembershipRole } from '../../core/tenancy/tenancy.table.js';
-import { assertCanGrant, BUILTIN_ROLE_PERMISSIONS } from '../authorization/index.js';
+import { assertCanGrant, assertHoldsEverythingOf, BUILTIN_ROLE_PERMISSIONS } from '../authorization/index.js';
 import { assertPasswordAcceptable, authLink, issueOneTimeToken } from '../identity/index.js';
 import type { OrganizationDeps } from './deps.js';
 import { findLiveStoreIds } from './stores.repository.js';
@@ -193,8 +195,10 @@ export async function updateMember(deps: OrganizationDeps, caller: MemberCaller,
     if (!current) throw memberNotFound();
     const changes = changedFields(current, input);
     if (Object.keys(changes).length > 0) {
-      assertMayChange(caller, userId, current, changes.status !== undefined || changes.role !== undefined);
+      const touchesStanding = changes.status !== undefined || changes.role !== undefined;
+      assertMayChange(caller, userId, current, touchesStanding);
       if (changes.role !== undefined) assertCanGrant(granter.actor, granter.grants, BUILTIN_ROLE_PERMISSIONS[changes.role]);
+      if (touchesStanding) await assertHoldsEverythingOf(tx, granter.actor, granter.grants, { userId, role: current.role });
       await updateMembership(tx, tenantId, userId, changes);
       const before = Object.fromEntries(Object.keys(changes).map((field) => [field, current[field as keyof MembershipRecord]]));
       await audit.record(tx, { actor: { type: 'user', id: caller.userId }, action: 'member.updated', target: { type: 'user', id: userId }, before, after: changes, ...origin });
@@ -204,13 +208,17 @@ export async function updateMember(deps: OrganizationDeps, caller: MemberCaller,
   });
 }
 
-/** Removes a membership (never the owner's, never the caller's own); store assignments go with it. */
-export async function removeMember(deps: OrganizationDeps, caller: MemberCaller, userId: string, origin: RequestOrigin): Promise<void> {
+/**
+ * Removes a membership (never the owner's, never the caller's own, never someone holding a permission the
+ * caller lacks); store assignments go with it.
+ */
+export async function removeMember(deps: OrganizationDeps, caller: MemberCaller, granter: Granter, userId: string, origin: RequestOrigin): Promise<void> {
   const { tenantId } = caller;
   await deps.platform.db.transaction({ tenantId, userId: caller.userId }, async (tx) => {
     const current = await lockMembership(tx, tenantId, userId);
     if (!current) throw memberNotFound();
     assertMayChange(caller, userId, current, true);
+    await assertHoldsEverythingOf(tx, granter.actor, granter.grants, { userId, role: current.role });
     await deleteMembership(tx, tenantId, userId);
     await audit.record(tx, { actor: { type: 'user', id: caller.userId }, action: 'member.removed', target: { type: 'user', id: userId }, before: current, ...origin });
     await emit(tx, { type: 'member.removed', tenantId, payload: { tenantId, userId, role: current.role, removedBy: caller.userId, reason: 'removed' } });
