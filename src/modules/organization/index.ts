@@ -19,6 +19,8 @@ export type { OrganizationDeps } from './deps.js';
 export { restoreTenant, scheduleTenantPurge, startOrganizationWorkers, type RestoreActor } from './tenant-closure.js';
 // A tenant's settings with the defaults filled in, for other modules.
 export { resolveTenantSettings, type TenantSettings } from './tenant-settings.js';
+// ISO 4217 check of the settings, for other modules' money fields (plan prices).
+export { isKnownCurrency } from './tenant-settings.js';
 // Platform administration of tenants: the same validation, slug choice, closure and invitation mail as
 // the tenant's own routes.
 export { closeTenantByPlatform, restorableUntil, type PlatformClosure } from './tenant-closure.js';
