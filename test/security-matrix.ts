@@ -12,7 +12,7 @@ import { uuidv7 } from '../src/core/db/ids.js';
 import type { Tx } from '../src/core/db/database.js';
 import { memberships, tenants, users, type MembershipRole } from '../src/core/tenancy/tenancy.table.js';
 import { sessions } from '../src/modules/identity/identity.table.js';
-import { addMembership, bearer, createPerson, createTenantFor, signInAs } from './auth.js';
+import { addMembership, bearer, createPerson, createTenantFor, signedInOwner as signedInTenantOwner, signedInPlatformAdmin, signInAs } from './auth.js';
 import type { AdminSql } from './harness.js';
 
 export interface RouteUnderTest {
@@ -158,6 +158,20 @@ export function otherTenantCase(getApp: () => FastifyInstance, code: string): Ma
     status: 404,
     code,
   };
+}
+
+/**
+ * Cases every platform administration route must pass: a tenant owner without a platform role, and, for
+ * a route that changes something, a read-only platform operator. Both 403 `auth.forbidden`.
+ */
+export function platformCases(getApp: () => FastifyInstance, options: { writes?: boolean } = {}): MatrixCase[] {
+  const forbidden = { status: 403, code: 'auth.forbidden' };
+  return [
+    { name: 'tenant owner without a platform role', headers: async () => bearer((await signedInTenantOwner(getApp())).token), ...forbidden },
+    ...(options.writes
+      ? [{ name: 'platform operator (read-only)', headers: async () => bearer((await signedInPlatformAdmin(getApp(), 'platform_operator')).token), ...forbidden }]
+      : []),
+  ];
 }
 
 /**

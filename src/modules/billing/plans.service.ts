@@ -101,9 +101,7 @@ async function recordOnPlatform(tx: Tx, staff: PlanStaff, origin: RequestOrigin,
     action,
     target: { type: 'plan', id: planId },
     details,
-    ip: origin.ip,
-    userAgent: origin.userAgent,
-    requestId: origin.requestId,
+    ...origin,
   });
 }
 

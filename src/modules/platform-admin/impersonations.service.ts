@@ -71,8 +71,6 @@ function present(row: ImpersonationRow, session: BackingSession | null, now: Dat
   };
 }
 
-const auditOrigin = (origin: RequestOrigin) => ({ ip: origin.ip, userAgent: origin.userAgent, requestId: origin.requestId });
-
 /** Refusals about the target, in the order an administrator can act on them. Runs in the tenant's context. */
 async function assertImpersonable(tx: Tx, tenantId: string, userId: string): Promise<void> {
   const [tenant] = await tx.select({ status: tenants.status, settings: tenants.settings }).from(tenants).where(eq(tenants.id, tenantId));
@@ -118,10 +116,10 @@ export async function startImpersonation(deps: ImpersonationDeps, admin: Imperso
     const impersonation = present(row!, { revokedAt: null }, new Date());
 
     const target = { type: 'user', id: userId };
-    await platformAudit.record(tx, { actorId: admin.userId, action: 'impersonation.started', target, tenantId, details: { reason, minutes, impersonationId: row!.id }, ...auditOrigin(origin) });
+    await platformAudit.record(tx, { actorId: admin.userId, action: 'impersonation.started', target, tenantId, details: { reason, minutes, impersonationId: row!.id }, ...origin });
     await audit.recordWithEvent(
       tx,
-      { actor: { type: 'platform_admin', id: admin.userId }, action: 'impersonation.started', target, after: { impersonationId: row!.id, reason, minutes, expiresAt: impersonation.expiresAt }, ...auditOrigin(origin) },
+      { actor: { type: 'platform_admin', id: admin.userId }, action: 'impersonation.started', target, after: { impersonationId: row!.id, reason, minutes, expiresAt: impersonation.expiresAt }, ...origin },
       { type: 'impersonation.started', tenantId, payload: { impersonation } },
     );
 
@@ -153,10 +151,10 @@ export async function endImpersonation(deps: ImpersonationDeps, admin: Impersona
 
     const target = { type: 'user', id: ended.userId };
     const details = { impersonationId: id, startedBy: ended.adminId, endedAt: ended.endedAt!.toISOString() };
-    await platformAudit.record(tx, { actorId: admin.userId, action: 'impersonation.ended', target, tenantId: ended.targetTenantId, details, ...auditOrigin(origin) });
+    await platformAudit.record(tx, { actorId: admin.userId, action: 'impersonation.ended', target, tenantId: ended.targetTenantId, details, ...origin });
     await audit.recordWithEvent(
       tx,
-      { actor: { type: 'platform_admin', id: admin.userId }, action: 'impersonation.ended', target, after: details, ...auditOrigin(origin) },
+      { actor: { type: 'platform_admin', id: admin.userId }, action: 'impersonation.ended', target, after: details, ...origin },
       { type: 'impersonation.ended', tenantId: ended.targetTenantId, payload: { impersonation: present(ended, { revokedAt: ended.endedAt }, new Date()) } },
     );
   });

@@ -16,7 +16,7 @@ import { decodeCursor, DEFAULT_PAGE_SIZE, toPage, type Page } from '../../core/h
 import type { PlatformRole } from '../../core/tenancy/tenancy.table.js';
 import { findUser, findUserByEmail, listPlatformStaff, lockPlatformStaff, revokeSessionsOf, setPlatformRole, type AdminUserRow, type UserListKey } from './users.admin.repository.js';
 import type { GrantPlatformRoleInput, PlatformUserView } from './users.admin.schemas.js';
-import { assertMayRemoveAdmin, platformOrigin, type PlatformActor } from './users.admin.service.js';
+import { assertMayRemoveAdmin, type PlatformActor } from './users.admin.service.js';
 
 /** Why impersonation sessions end when their administrator loses the platform role that allowed them. */
 const PLATFORM_ROLE_REVOKED = 'platform_role_revoked';
@@ -80,7 +80,7 @@ export async function grantPlatformRole(
       action: 'platform.role_granted',
       target: { type: 'user', id: target.id },
       details: { role: input.role, previousRole },
-      ...platformOrigin(origin),
+      ...origin,
     });
     return { user: presentPlatformUser({ ...changed, platformRole: input.role }), created: previousRole === null };
   });
@@ -100,7 +100,7 @@ export async function revokePlatformRole(db: Database, actor: PlatformActor, ori
       action: 'platform.role_revoked',
       target: { type: 'user', id: userId },
       details: { previousRole: target.platformRole },
-      ...platformOrigin(origin),
+      ...origin,
     });
   });
 }

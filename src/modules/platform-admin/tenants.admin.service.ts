@@ -96,9 +96,7 @@ async function recordOnPlatform(tx: Tx, staff: PlatformStaff, tenantId: string, 
     target: { type: 'tenant', id: tenantId },
     tenantId,
     details: { before: change.before ?? null, after: change.after ?? null },
-    ip: origin.ip,
-    userAgent: origin.userAgent,
-    requestId: origin.requestId,
+    ...origin,
   });
 }
 

@@ -44,11 +44,6 @@ export function platformActorOf(actor: Actor | undefined): PlatformActor {
   return { userId: actor.userId };
 }
 
-/** The fields of a request's origin the platform trail keeps. */
-export function platformOrigin(origin: RequestOrigin): { ip: string; userAgent: string | null; requestId: string } {
-  return { ip: origin.ip, userAgent: origin.userAgent, requestId: origin.requestId };
-}
-
 export const userNotFound = () => new AppError('platform.user_not_found', 'No person has this id.');
 
 /** Why a session ends when platform administration disables its person. */
@@ -151,7 +146,7 @@ export async function disableUser(db: Database, actor: PlatformActor, origin: Re
       action: 'platform.user_disabled',
       target: { type: 'user', id: userId },
       details: { reason: input.reason ?? null, sessionsEnded },
-      ...platformOrigin(origin),
+      ...origin,
     });
   });
   return readBack(db, userId);
@@ -164,7 +159,7 @@ export async function enableUser(db: Database, actor: PlatformActor, origin: Req
     if (!target) throw userNotFound();
     if (target.status === 'active') return;
     await setUserStatus(tx, userId, 'active');
-    await platformAudit.record(tx, { actorId: actor.userId, action: 'platform.user_enabled', target: { type: 'user', id: userId }, ...platformOrigin(origin) });
+    await platformAudit.record(tx, { actorId: actor.userId, action: 'platform.user_enabled', target: { type: 'user', id: userId }, ...origin });
   });
   return readBack(db, userId);
 }

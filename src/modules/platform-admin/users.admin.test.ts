@@ -10,7 +10,7 @@ import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMembership, bearer, createPerson, createTenantFor, signedInOwner, signedInPlatformAdmin, signInAs, TEST_PASSWORD, type Person } from '../../../test/auth.js';
 import { createTestApp, type TestApp } from '../../../test/harness.js';
-import { baseCases, securityMatrix, sessionCases, type MatrixCase } from '../../../test/security-matrix.js';
+import { baseCases, platformCases, securityMatrix, sessionCases } from '../../../test/security-matrix.js';
 import { uuidv7 } from '../../core/db/ids.js';
 
 const USERS = '/api/v1/admin/users';
@@ -291,22 +291,11 @@ describe('the last active platform administrator', () => {
 describe('security matrix', () => {
   const getApp = () => t.app;
   const context = () => ({ app: t.app, admin: t.admin });
-  const tenantOwner: MatrixCase = {
-    name: 'tenant owner without a platform role',
-    headers: async () => bearer((await signedInOwner(getApp())).token),
-    status: 403,
-    code: 'auth.forbidden',
-  };
-  const operatorCase: MatrixCase = {
-    name: 'platform operator (read-only)',
-    headers: async () => bearer((await signedInPlatformAdmin(getApp(), 'platform_operator')).token),
-    status: 403,
-    code: 'auth.forbidden',
-  };
   const id = uuidv7();
-  const cases = () => [...baseCases, ...sessionCases(getApp), tenantOwner];
-  securityMatrix(context, { method: 'GET', url: USERS }, cases());
-  securityMatrix(context, { method: 'GET', url: `${USERS}/${id}` }, cases());
-  securityMatrix(context, { method: 'POST', url: `${USERS}/${id}/disable`, payload: {} }, [...cases(), operatorCase]);
-  securityMatrix(context, { method: 'POST', url: `${USERS}/${id}/enable` }, [...cases(), operatorCase]);
+  const reads = [...baseCases, ...sessionCases(getApp), ...platformCases(getApp)];
+  const writes = [...baseCases, ...sessionCases(getApp), ...platformCases(getApp, { writes: true })];
+  securityMatrix(context, { method: 'GET', url: USERS }, reads);
+  securityMatrix(context, { method: 'GET', url: `${USERS}/${id}` }, reads);
+  securityMatrix(context, { method: 'POST', url: `${USERS}/${id}/disable`, payload: {} }, writes);
+  securityMatrix(context, { method: 'POST', url: `${USERS}/${id}/enable` }, writes);
 });
