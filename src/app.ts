@@ -19,7 +19,7 @@ import { createLogger } from './core/logger.js';
 import { openPlatform, type OpenPlatformOptions, type Platform } from './core/platform.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { authorizationModule } from './modules/authorization/index.js';
-import { billingModule } from './modules/billing/index.js';
+import { billingModule, bindEntitlements } from './modules/billing/index.js';
 import { identityModule } from './modules/identity/index.js';
 import { organizationModule, startOrganizationWorkers } from './modules/organization/index.js';
 import { platformAdminModule } from './modules/platform-admin/index.js';
@@ -104,10 +104,13 @@ async function registerPlugins(app: FastifyInstance, config: Config, platform: P
       ...(platform.redis ? { redis: async () => void (await platform.redis!.ping()) } : {}),
     },
   });
+  // Billing sits above identity and organization, which create tenants, members and stores: they start
+  // subscriptions and check plan limits through the platform's entitlements, set here.
+  const entitlements = bindEntitlements(platform);
   await app.register(identityModule, { config });
   await app.register(authorizationModule);
   await app.register(organizationModule, { config });
-  await app.register(billingModule, { config });
+  await app.register(billingModule, { config, entitlements });
   await app.register(platformAdminModule, { config });
 
 }

@@ -201,6 +201,23 @@ const variables = {
     parse: integer(1, 3650),
     default: '30',
   },
+  BILLING_SIGNUP_PLAN: {
+    description: 'Code of the plan every new tenant starts on (registration, POST /tenants, platform create).',
+    parse: (raw) => {
+      if (!/^[a-z0-9][a-z0-9_-]{0,39}$/.test(raw)) throw new Error('must be a plan code (lowercase letters, digits, - and _)');
+      return raw;
+    },
+    default: 'free',
+  },
+  BILLING_SIGNUP_TRIAL_DAYS: {
+    description: "Trial length given at signup, in days (0: no trial). Default: the signup plan's own trial days.",
+    parse: integer(0, 365),
+  },
+  BILLING_GRACE_DAYS: {
+    description: 'Days a past_due subscription (unpaid renewal or trial end) keeps working before it expires and the tenant becomes read-only.',
+    parse: integer(0, 90),
+    default: '7',
+  },
   AUTH_KEY_ENCRYPTION_KEY: {
     description:
       'Encrypts the token signing keys stored in the database (AES-256-GCM): 32 bytes as 64 hex digits or base64, or any secret of at least 32 characters (HKDF-SHA256 derives the key). Required in production. Unset in development/test: a fixed, publicly known dev-only key is used, which protects nothing.',
@@ -292,6 +309,14 @@ export interface Config {
     /** Days a closed tenant stays restorable before the purge job deletes it. */
     restoreDays: number;
   };
+  billing: {
+    /** Plan code every new tenant starts on. */
+    signupPlan: string;
+    /** Trial days at signup; undefined: the plan's own. */
+    signupTrialDays?: number;
+    /** Days past_due lasts before expiry. */
+    graceDays: number;
+  };
   auth: {
     /** Secret that encrypts signing keys at rest (see AUTH_KEY_ENCRYPTION_KEY). */
     keyEncryptionKey: string;
@@ -365,6 +390,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     worker: { inProcess: read('RUN_WORKER'), outboxPollMs: read('OUTBOX_POLL_MS') },
     idempotencyTtlHours: read('IDEMPOTENCY_TTL_HOURS'),
     tenants: { restoreDays: read('TENANT_RESTORE_DAYS') },
+    billing: { signupPlan: read('BILLING_SIGNUP_PLAN'), signupTrialDays: read('BILLING_SIGNUP_TRIAL_DAYS'), graceDays: read('BILLING_GRACE_DAYS') },
     auth: {
       keyEncryptionKey: read('AUTH_KEY_ENCRYPTION_KEY') ?? DEV_KEY_ENCRYPTION_KEY,
       // Filled from PUBLIC_URL below when unset (reading PUBLIC_URL twice would report it twice).

@@ -63,6 +63,7 @@ export async function createTenantFor(app: FastifyInstance, person: Pick<Person,
   const tenant = { id: uuidv7(), name: options.name ?? `Tenant ${suffix}`, slug: `tenant-${suffix}` };
   await app.platform.db.transaction({ tenantId: tenant.id, userId: person.id }, async (tx) => {
     await tx.insert(tenants).values(tenant);
+    await app.platform.entitlements.startSubscription(tx, tenant.id);
     await tx.insert(memberships).values({ tenantId: tenant.id, userId: person.id, role: options.role ?? 'owner' });
   });
   return tenant;

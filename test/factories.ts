@@ -2,9 +2,10 @@
  * Factories: each test makes its own tenants and people, so tests never share state or order.
  */
 import { randomBytes } from 'node:crypto';
-import type { Database } from '../src/core/db/database.js';
+import type { Database, Tx } from '../src/core/db/database.js';
 import { uuidv7 } from '../src/core/db/ids.js';
 import { memberships, tenants, users } from '../src/core/tenancy/tenancy.table.js';
+import { createEntitlements } from '../src/modules/billing/entitlements.js';
 
 const unique = () => randomBytes(4).toString('hex');
 
@@ -23,9 +24,22 @@ export interface TestUser {
 export async function createTenant(db: Database, overrides: Partial<Omit<TestTenant, 'id'>> = {}): Promise<TestTenant> {
   const suffix = unique();
   const tenant = { id: uuidv7(), name: overrides.name ?? `Tenant ${suffix}`, slug: overrides.slug ?? `tenant-${suffix}` };
-  await db.withTenant(tenant.id, (tx) => tx.insert(tenants).values(tenant));
+  await db.withTenant(tenant.id, async (tx) => {
+    await tx.insert(tenants).values(tenant);
+    await startTestSubscription(db, tx, tenant.id);
+  });
   return tenant;
 }
+
+/**
+ * Every tenant has a subscription (checked at commit): tenants made outside an app start on the test
+ * signup plan, Enterprise without a trial (no limit, every feature), as the test app's do.
+ */
+export function startTestSubscription(db: Database, tx: Tx, tenantId: string): Promise<void> {
+  return createEntitlements({ db, config: { billing: TEST_BILLING } }).startSubscription(tx, tenantId);
+}
+
+export const TEST_BILLING = { signupPlan: 'enterprise', signupTrialDays: 0, graceDays: 7 };
 
 export async function createUser(db: Database, overrides: Partial<Omit<TestUser, 'id'>> = {}): Promise<TestUser> {
   const suffix = unique();

@@ -39,6 +39,9 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     RUN_WORKER: 'false',
+    // Tenants start on Enterprise, active (no limit, every feature): tests about plans choose theirs.
+    BILLING_SIGNUP_PLAN: 'enterprise',
+    BILLING_SIGNUP_TRIAL_DAYS: '0',
     REDIS_KEY_PREFIX: `atrium-test:${process.pid}-${++appCounter}-${randomBytes(3).toString('hex')}:`,
     ...overrides,
   });

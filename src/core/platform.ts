@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { createRateCounter, type RateCounter } from './cache/rate-counter.js';
 import type { Database } from './db/database.js';
+import type { Entitlements } from './tenancy/entitlements.js';
 import { openDatabase } from './db/open.js';
 import { EventBus } from './events/events.js';
 import { startIdempotencyPurge } from './http/idempotency.js';
@@ -27,10 +28,19 @@ export interface Platform {
   mailer: Mailer;
   /** Enqueues a mail for the worker; pass `{ db: executor }` to send it only if that transaction commits. Returns the mail id. */
   queueMail(message: MailMessage, options?: QueueMailOptions): Promise<string>;
+  /**
+   * Plan limits and the signup subscription, for the modules that create tenants, members and stores.
+   * Implemented by the billing module and set by `buildApp` (core never imports modules); until then
+   * every call throws.
+   */
+  entitlements: Entitlements;
   /** Starts consuming jobs and relaying events in this process. */
   startWorker(): Promise<void>;
   close(): Promise<void>;
 }
+
+const notWired = () => Promise.reject(new Error('Entitlements are not wired: buildApp sets platform.entitlements (billing module).'));
+const entitlementsNotWired: Entitlements = { startSubscription: notWired, assertWithinLimit: notWired };
 
 export interface OpenPlatformOptions {
   logger: Logger;
@@ -84,6 +94,7 @@ export async function openPlatform(config: Config, options: OpenPlatformOptions)
       logger,
       mailer,
       queueMail: (message, queueOptions) => queueMail(jobs, message, queueOptions),
+      entitlements: entitlementsNotWired,
       startWorker: async () => {
         await workMailQueue(jobs, mailer);
         await startIdempotencyPurge(jobs, db);

@@ -7,6 +7,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../http/errors.js';
+import type { Feature } from '../tenancy/entitlements.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -21,6 +22,13 @@ declare module 'fastify' {
     storeParam?: string;
     /** Refused to impersonation tokens: credentials, two-factor settings, sessions, ownership. */
     notWhileImpersonating?: boolean;
+    /** The plan feature the tenant must be entitled to (402 `plan.feature_unavailable`), e.g. `custom_roles`. */
+    feature?: Feature;
+    /**
+     * A mutating tenant route that stays open while the subscription is canceled or expired (billing
+     * routes, so the tenant can pay; closing the tenant). Every other one answers 402 `subscription.inactive`.
+     */
+    allowWhenInactive?: boolean;
   }
 }
 

@@ -124,7 +124,13 @@ describe('row-level security on tenant tables', () => {
   it('shows the app role, through person_memberships, only the acting person’s memberships, read-only', async () => {
     const [a, b] = [uuidv7(), uuidv7()];
     const [ann, bob] = [uuidv7(), uuidv7()];
-    await t.admin.query(`INSERT INTO tenants (id, name, slug) VALUES ($1, 'A', $3), ($2, 'B', $4)`, [a, b, `pm-a-${a.slice(-8)}`, `pm-b-${b.slice(-8)}`]);
+    // One statement: the tenants' subscriptions (checked at commit) come with them.
+    await t.admin.query(
+      `WITH t AS (INSERT INTO tenants (id, name, slug) VALUES ($1, 'A', $3), ($2, 'B', $4) RETURNING id)
+       INSERT INTO subscriptions (tenant_id, id, plan_id, status, current_period_start, current_period_end)
+       SELECT t.id, uuidv7(), p.id, 'active', now(), now() + interval '1 month' FROM t, plans p WHERE p.code = 'free'`,
+      [a, b, `pm-a-${a.slice(-8)}`, `pm-b-${b.slice(-8)}`],
+    );
     await t.admin.query(`INSERT INTO users (id, email, name) VALUES ($1, $3, 'Ann'), ($2, $4, 'Bob')`, [ann, bob, `ann-${ann}@x.test`, `bob-${bob}@x.test`]);
     await t.admin.query(`INSERT INTO memberships (tenant_id, user_id) VALUES ($1, $3), ($2, $3), ($2, $4)`, [a, b, ann, bob]);
     const seen = await t.platform.db.transaction({ userId: ann }, (_tx, executor) => executor.executeSql('SELECT tenant_id, user_id FROM person_memberships ORDER BY tenant_id'));

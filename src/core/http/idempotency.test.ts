@@ -49,7 +49,10 @@ describe('Idempotency-Key', () => {
   /** The test routes' one effect: a tenant row named after the request, written in a tenant unit of work. */
   const createTenantRow = async (app: FastifyInstance, name: string) => {
     const id = uuidv7();
-    await app.platform.db.withTenant(id, (tx) => tx.insert(tenants).values({ id, name, slug: `t-${unique()}` }));
+    await app.platform.db.withTenant(id, async (tx) => {
+      await tx.insert(tenants).values({ id, name, slug: `t-${unique()}` });
+      await app.platform.entitlements.startSubscription(tx, id);
+    });
     return id;
   };
 
@@ -112,6 +115,7 @@ describe('Idempotency-Key', () => {
             const id = uuidv7();
             await app.platform.db.withTenant(id, async (tx) => {
               await tx.insert(tenants).values({ id, name: request.body.name, slug: `t-${unique()}` });
+              await app.platform.entitlements.startSubscription(tx, id);
               throw new AppError('resource.conflict', 'Changed my mind: the insert is rolled back.');
             });
           });

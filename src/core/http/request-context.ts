@@ -54,6 +54,10 @@ export interface Actor {
   /** The store context (X-Store-ID) when it names a live store of the tenant; and the person's role there, if assigned. */
   storeId?: string;
   storeRole?: 'store_manager' | 'store_staff';
+  /** The status of the tenant's subscription (billing: canceled and expired tenants are read-only). */
+  subscriptionStatus?: string;
+  /** Greater of the subscription's and its plan's revisions: the key of the tenant's cached entitlements. */
+  entitlementsRevision?: number;
   /** Why a tenant named by the credential is not usable: a tenant-scoped route answers 403 for it. */
   tenantAccessRevoked?: 'membership_inactive' | 'tenant_suspended' | 'tenant_closed';
 }

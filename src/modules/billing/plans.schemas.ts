@@ -28,12 +28,12 @@ const featureList = FEATURE_CODES.map((code) => `\`${code}\` (${FEATURES[code]})
 
 const limitProperties = Object.fromEntries(LIMIT_KEYS.map((key) => [key, LimitValue(key)])) as Record<LimitKey, ReturnType<typeof LimitValue>>;
 
-const LimitsSchema = Type.Object(limitProperties, { additionalProperties: false, description: 'Every limit of the catalog; an integer ≥ 0, or null for unlimited.' });
+export const LimitsSchema = Type.Object(limitProperties, { additionalProperties: false, description: 'Every limit of the catalog; an integer ≥ 0, or null for unlimited.' });
 const PricesSchema = Type.Object(
   { monthly: Price('month'), yearly: Price('year') },
   { additionalProperties: false, description: 'Price per billing cycle in minor units; null: the cycle is not offered.' },
 );
-const Features = (description: string) => Type.Array({ ...Type.Enum(FEATURE_CODES), type: 'string' }, { uniqueItems: true, maxItems: FEATURE_CODES.length, description });
+export const Features = (description: string) => Type.Array({ ...Type.Enum(FEATURE_CODES), type: 'string' }, { uniqueItems: true, maxItems: FEATURE_CODES.length, description });
 
 export const PlanSchema = Type.Object(
   {

@@ -25,6 +25,8 @@ export const plans = pgTable(
     isPublic: boolean('is_public').notNull().default(true),
     sortOrder: integer('sort_order').notNull().default(0),
     archivedAt: timestamp('archived_at', { withTimezone: true, mode: 'date' }),
+    /** A new value of `entitlements_revision_seq` on every change (trigger): part of the entitlements cache key. */
+    revision: bigint('revision', { mode: 'number' }).notNull().default(sql`nextval('entitlements_revision_seq')`),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

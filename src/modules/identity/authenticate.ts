@@ -44,6 +44,8 @@ interface SessionActorRow {
   tenant_settings: { security?: { mfaRequired?: boolean; sessionMaxAgeMinutes?: number | null; allowImpersonation?: boolean } } | null;
   store_exists: boolean;
   store_role: Actor['storeRole'] | null;
+  subscription_status: string | null;
+  entitlements_revision: string | number | null;
 }
 
 /** The person behind a verified session, as the authentication statement read them. */
@@ -172,6 +174,9 @@ export async function authenticateToken(
       actor.tenantId = claims.tid;
       if (row.membership_role) actor.role = row.membership_role;
       actor.authzVersion = Number(row.membership_authz_version);
+      // Read-only when canceled or expired (the billing module answers 402), and the key of the cached entitlements.
+      if (row.subscription_status) actor.subscriptionStatus = row.subscription_status;
+      if (row.entitlements_revision !== null) actor.entitlementsRevision = Number(row.entitlements_revision);
       // Whether the person may act in this store is the permission check's decision.
       if (storeId && row.store_exists) {
         actor.storeId = storeId;

@@ -141,13 +141,14 @@ export async function registerAccount(deps: IdentityDeps, input: RegisterInput, 
       .returning({ id: users.id });
     if (!user) throw emailTaken();
     const tenant = await insertTenant(tx, tenantId, tenantName);
+    await deps.platform.entitlements.startSubscription(tx, tenantId);
     await tx.insert(memberships).values({ tenantId, userId, role: 'owner' });
 
     const actor = { type: 'user' as const, id: userId };
     const where = { ip: origin.ip, userAgent: origin.userAgent, requestId: origin.requestId };
     await audit.record(tx, { actor, action: 'user.registered', target: { type: 'user', id: userId }, after: { email, name }, ...where });
     await audit.record(tx, { actor, action: 'tenant.created', target: { type: 'tenant', id: tenantId }, after: { name: tenant.name, slug: tenant.slug }, ...where });
-    // Other modules react to the new tenant (the plans module attaches the trial) through the outbox.
+    // Other modules react to the new tenant through the outbox.
     await emit(tx, { type: 'tenant.created', tenantId, payload: { tenantId, name: tenant.name, slug: tenant.slug, ownerUserId: userId, source: 'register' } });
 
     const token = await issueOneTimeToken(tx, { userId, purpose: 'verify_email', email });

@@ -168,11 +168,12 @@ export async function createTenant(deps: OrganizationDeps, person: SignedInPerso
   return deps.platform.db.transaction({ tenantId, userId: person.userId }, async (tx) => {
     const tenant = await insertTenantWithFreeSlug(tx, tenantId, name, tenantSlugCandidates(name));
     if (!tenant) throw new AppError('resource.conflict', 'Could not find a free address (slug) for the new tenant; try another name.');
+    await deps.platform.entitlements.startSubscription(tx, tenantId);
     await insertMembership(tx, tenantId, person.userId, 'owner');
 
     const actor = { type: 'user' as const, id: person.userId };
     await audit.record(tx, { actor, action: 'tenant.created', target: tenantTarget(tenantId), after: { name: tenant.name, slug: tenant.slug }, ...origin });
-    // The same payload as registration's, so consumers (plans: the trial) treat both alike.
+    // The same payload as registration's, so consumers treat both alike.
     await emit(tx, { type: 'tenant.created', tenantId, payload: { tenantId, name: tenant.name, slug: tenant.slug, ownerUserId: person.userId, source: 'api' } });
     return presentTenant(tenant);
   });

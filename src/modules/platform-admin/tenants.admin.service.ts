@@ -151,6 +151,7 @@ export async function createAdminTenant(deps: TenantAdminDeps, staff: PlatformSt
       if (input.slug !== undefined) throw slugTaken();
       throw new AppError('resource.conflict', 'Could not find a free address (slug) for the new tenant; give one, or try another name.');
     }
+    await deps.platform.entitlements.startSubscription(tx, tenantId);
     const expiresAt = new Date(Date.now() + INVITATION_TTL_MS);
     // A new tenant has no invitation yet, so nothing can hold the address's pending slot.
     const invitation = (await insertInvitation(tx, tenantId, { email: ownerEmail, role: 'owner', storeIds: [], message: null, tokenHash, invitedBy: staff.userId, expiresAt }))!;
