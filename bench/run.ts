@@ -240,6 +240,19 @@ async function finishSeeding(client: pg.Client): Promise<void> {
   await client.query('VACUUM ANALYZE');
 }
 
+/**
+ * Every tenant has a subscription (the database checks it at commit): the seeded ones are on Enterprise,
+ * unlimited, so the measured creates pay for the limit check (the subscription lock) and never hit a limit.
+ */
+async function subscribeSeededTenants(client: pg.Client): Promise<void> {
+  await client.query(
+    `INSERT INTO subscriptions (tenant_id, id, plan_id, status, current_period_start, current_period_end)
+     SELECT t.id, uuidv7(), p.id, 'active', now(), now() + interval '1 month'
+       FROM tenants t CROSS JOIN plans p
+      WHERE p.code = 'enterprise' AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = t.id)`,
+  );
+}
+
 async function seedMain(passwordHash: string): Promise<Omit<Seeded, 'listTenantId'>> {
   const client = await recreateDatabase('main');
   try {
@@ -272,6 +285,7 @@ async function seedMain(passwordHash: string): Promise<Omit<Seeded, 'listTenantI
       await client.query("INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner')", [tenantId, storesOwnerId]);
       await client.query("INSERT INTO stores (tenant_id, id, name, code, is_headquarters) VALUES ($1, $2, 'Headquarters', 'HQ', true)", [tenantId, uuidv7()]);
     }
+    await subscribeSeededTenants(client);
     await client.query('COMMIT');
     await finishSeeding(client);
     return { readTenantId: tenants[0]!, storesTenantId: storeTenants[0], storesRawTenantId: storeTenants[1], storesOwnerId };
@@ -335,6 +349,7 @@ async function seedMembers(key: '1t' | '10kt', listTenantId: string, passwordHas
               CASE WHEN m % 3 = 0 THEN 'Cashier' END, at, at
        FROM seed_members ORDER BY at`,
     );
+    await subscribeSeededTenants(client);
     await client.query('COMMIT');
     await finishSeeding(client);
   } finally {

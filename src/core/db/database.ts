@@ -42,8 +42,9 @@ export interface UnitOfWorkContext {
   /** The acting person, for the few policies keyed on the user (their own memberships). */
   userId?: string | null;
   /**
-   * A platform administration read: runs as the platform role, which reads every tenant and writes
-   * nothing (src/core/db/roles.ts). Only the platform administration module asks for it.
+   * A read across tenants: runs as the platform role, which reads every tenant and writes nothing
+   * (src/core/db/roles.ts). Only platform administration and sweeps that find work across tenants (the
+   * subscription clock) ask for it.
    */
   platform?: boolean;
 }
