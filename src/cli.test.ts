@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { inject } from 'vitest';
 import { adminQuery } from '../test/global-setup.js';
 import { main } from './cli.js';
-import { DEMO } from './seed.js';
+import { DEMO_PASSWORD } from './seed.js';
 
 /** Runs `atrium <argv>` in-process and captures what it prints. */
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -153,17 +153,21 @@ describe('migrate and seed', () => {
     expect(second).toMatchObject({ code: 0, stderr: '' });
   });
 
-  it('seed creates the demo tenant once; running it again reports it already present', { timeout: 120_000 }, async () => {
+  it('seed creates the demo data once and prints how to sign in; running it again changes nothing and prints the same', { timeout: 120_000 }, async () => {
     setEnv(env());
     const first = await run(['seed']);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(new RegExp(`Seeded tenant "${DEMO.tenantSlug}" \\([0-9a-f-]{36}\\) with member ${DEMO.email}`));
-    const tenantId = /\(([0-9a-f-]{36})\)/.exec(first.stdout)![1];
+    expect(first.stdout).toMatch(/^Demo data created: 11 people, 2 tenants, 5 stores/);
+    expect(first.stdout).toMatch(new RegExp(`^  sam@demo\\.example +${DEMO_PASSWORD} +demo-retail`, 'm'));
+    expect(first.stdout).toMatch(/^ {2}curl -s -X POST https?:\/\/\S+\/api\/v1\/auth\/login -H 'content-type: application\/json' -d '\{"email":"sam@demo\.example"/m);
+    expect(first.stdout).not.toContain('WARNING');
 
     const second = await run(['seed']);
     expect(second.code).toBe(0);
-    expect(second.stdout).toBe(`Demo data already present: tenant "${DEMO.tenantSlug}" (${tenantId}) with ${DEMO.email}.`);
+    const [headline, ...details] = second.stdout.split('\n');
+    expect(headline).toBe('Demo data already present; nothing changed.');
+    expect(details.join('\n')).toBe(first.stdout.split('\n').slice(1).join('\n'));
   });
 
   it('seed in production proceeds with --force', { timeout: 120_000 }, async () => {
@@ -171,6 +175,7 @@ describe('migrate and seed', () => {
     const result = await run(['seed', '--force']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Demo data already present');
+    expect(result.stdout).toContain('WARNING: these accounts share a published password');
   });
 
   it('keys rotate makes a new signing key and prints its kid; the previous one keeps verifying', { timeout: 120_000 }, async () => {

@@ -16,6 +16,7 @@ import { KeyEncryptionKeyError, rotateSigningKey, type RotationResult } from './
 import { longestTokenLifetimeSeconds } from './modules/identity/tokens.js';
 import { serve, work } from './server.js';
 import { seedDemoData } from './seed.js';
+import { formatSeedReport } from './seed-report.js';
 import { VERSION } from './version.js';
 
 interface Command {
@@ -55,15 +56,16 @@ const commands: Record<string, Command> = {
     },
   },
   seed: {
-    summary: 'Create demo data (a demo tenant, a person and their membership). Idempotent. Refused in production unless --force.',
+    summary: 'Create demo data (a platform admin, two tenants on different plans with stores and members) and print how to sign in. Idempotent. Refused in production unless --force.',
     usage: 'atrium seed [--force]',
     options: { force: { type: 'boolean', description: 'Allow seeding when NODE_ENV=production.' } },
     run: async (config, values) => {
       if (config.isProduction && !values.force) throw new UsageError('Refusing to seed demo data in production; pass --force if you mean it.');
       const db = await openDatabase(config);
       try {
-        const summary = await seedDemoData(db);
-        console.log(summary);
+        const passwords = createPasswordHasher({ maxConcurrent: 1, maxQueued: 0 });
+        const result = await seedDemoData({ db, passwords, billing: config.billing });
+        console.log(formatSeedReport(result, { publicUrl: config.http.publicUrl, production: config.isProduction }));
       } finally {
         await db.close();
       }

@@ -147,8 +147,8 @@ describe.runIf(!inject('postgresTemplate'))('the atrium process (embedded mode)'
     // 4. Data written between runs survives a restart on the same directory.
     const seeded = await runToEnd(['seed'], env);
     expect(seeded.code).toBe(0);
-    expect(seeded.output).toMatch(/Seeded tenant "demo" \(([0-9a-f-]{36})\)/);
-    const tenantId = /Seeded tenant "demo" \(([0-9a-f-]{36})\)/.exec(seeded.output)![1];
+    expect(seeded.output).toMatch(/^Demo data created: /m);
+    const tenantId = /Demo Retail \(demo-retail, id ([0-9a-f-]{36})\)/.exec(seeded.output)![1];
 
     const restarted = runAtrium(['serve'], env);
     await waitUntil(restarted, '/health to answer after a restart', () => isHealthy(port));
@@ -157,6 +157,7 @@ describe.runIf(!inject('postgresTemplate'))('the atrium process (embedded mode)'
 
     const reseeded = await runToEnd(['seed'], env);
     expect(reseeded.code).toBe(0);
-    expect(reseeded.output).toContain(`Demo data already present: tenant "demo" (${tenantId})`);
+    expect(reseeded.output).toContain('Demo data already present; nothing changed.');
+    expect(reseeded.output).toContain(`Demo Retail (demo-retail, id ${tenantId})`);
   });
 });
