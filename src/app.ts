@@ -19,7 +19,7 @@ import { createLogger } from './core/logger.js';
 import { openPlatform, type OpenPlatformOptions, type Platform } from './core/platform.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { authorizationModule } from './modules/authorization/index.js';
-import { billingModule, bindEntitlements } from './modules/billing/index.js';
+import { billingModule, bindEntitlements, startBillingWorkers } from './modules/billing/index.js';
 import { identityModule } from './modules/identity/index.js';
 import { organizationModule, startOrganizationWorkers } from './modules/organization/index.js';
 import { platformAdminModule } from './modules/platform-admin/index.js';
@@ -117,10 +117,12 @@ async function registerPlugins(app: FastifyInstance, config: Config, platform: P
 
 /**
  * Starts the background work of a worker process (`atrium worker`, or `atrium serve` with RUN_WORKER):
- * the platform's (mail, outbox relay, idempotency purge), then the modules' (tenant purge). Here beside
- * the module list, because a worker process runs modules' jobs without building the HTTP app.
+ * the platform's (mail, outbox relay, idempotency purge), then the modules' (tenant purge, subscription
+ * clock). Here beside the module list, because a worker process runs modules' jobs without building the
+ * HTTP app.
  */
 export async function startWorkers(platform: Platform): Promise<void> {
   await platform.startWorker();
   await startOrganizationWorkers(platform);
+  await startBillingWorkers(platform);
 }

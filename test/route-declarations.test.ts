@@ -4,8 +4,12 @@
  * a platform permission that is in PLATFORM_PERMISSIONS (and only under /api/v1/admin, which holds
  * nothing else), or `self`; and a `storeParam` that names a path parameter of its route. A typo in a
  * permission key would otherwise refuse everyone (or, worse, be read as a tenant permission).
+ * Plan declarations (issue 6): `feature` is a catalog code (FEATURE_CODES) on a tenant-permission route,
+ * and `allowWhenInactive` only on a mutating tenant-permission route — anywhere else the entitlement
+ * guard never reads them, so they would promise a check (or an exemption) that does not exist.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FEATURE_CODES } from '../src/core/tenancy/entitlements.js';
 import { PERMISSIONS, PLATFORM_PERMISSIONS } from '../src/modules/authorization/permissions.js';
 import { SELF } from '../src/modules/identity/index.js';
 import { ADMIN_PREFIX } from '../src/modules/platform-admin/index.js';
@@ -34,6 +38,17 @@ function declarationProblems(route: Pick<DeclaredRoute, 'method' | 'url' | 'conf
     // Only the tenant-permission check reads it: anywhere else it would promise a store check that never runs.
     if (!permission || permission === SELF || permission.startsWith('platform.')) problems.push('storeParam on a route without a tenant permission');
   }
+  const isTenantRoute = isPublic !== true && !!permission && permission !== SELF && !permission.startsWith('platform.');
+  const { feature, allowWhenInactive } = route.config;
+  if (feature !== undefined) {
+    if (!(FEATURE_CODES as string[]).includes(feature)) problems.push(`feature \`${feature}\` is not in FEATURE_CODES`);
+    if (!isTenantRoute) problems.push('feature on a route without a tenant permission');
+  }
+  if (allowWhenInactive !== undefined) {
+    if (allowWhenInactive !== true) problems.push(`\`allowWhenInactive\` is ${JSON.stringify(allowWhenInactive)}, not true`);
+    if (!isTenantRoute) problems.push('allowWhenInactive on a route without a tenant permission');
+    if (['GET', 'HEAD', 'OPTIONS'].includes(route.method)) problems.push('allowWhenInactive on a read route (reads are always open)');
+  }
   return problems;
 }
 
@@ -51,6 +66,11 @@ describe('route declarations', () => {
     for (const expected of ['GET /health', 'POST /api/v1/auth/login', 'GET /api/v1/stores', 'PATCH /api/v1/stores/:id', 'GET /api/v1/users']) {
       expect(names).toContain(expected);
     }
+  });
+
+  it('declares plan features only from the catalog, on the routes issue 6 names', () => {
+    const withFeature = Object.fromEntries(routes.filter((route) => route.config.feature !== undefined).map((route) => [route.name, route.config.feature]));
+    expect(withFeature).toMatchObject({ 'POST /api/v1/roles': 'custom_roles' });
   });
 
   it('every registered route declares exactly one of `public: true` or a known permission, and a real storeParam', () => {
@@ -82,6 +102,12 @@ describe('declarationProblems (the check above can fail)', () => {
     ['tenant permission under the admin prefix', route(`${ADMIN_PREFIX}/x`, { permission: 'users.view' }), 'not a platform permission'],
     ['storeParam that is not a path parameter', route('/api/v1/stores/:id', { permission: 'stores.update', storeParam: 'storeId' }), 'not a path parameter'],
     ['storeParam on a self route', route('/api/v1/me/:id', { permission: SELF, storeParam: 'id' }), 'without a tenant permission'],
+    ['unknown feature', { method: 'POST', url: '/api/v1/x', config: { permission: 'roles.manage', feature: 'custom_role' } }, 'not in FEATURE_CODES'],
+    ['feature on a platform route', { method: 'POST', url: `${ADMIN_PREFIX}/x`, config: { permission: 'platform.view', feature: 'sso' } }, 'feature on a route without a tenant permission'],
+    ['allowWhenInactive on a read route', route('/api/v1/stores', { permission: 'stores.view', allowWhenInactive: true }), 'read route'],
+    ['allowWhenInactive on a self route', { method: 'POST', url: '/api/v1/x', config: { permission: SELF, allowWhenInactive: true } }, 'without a tenant permission'],
+    ['allowWhenInactive on a public route', { method: 'POST', url: '/api/v1/x', config: { public: true, allowWhenInactive: true } }, 'without a tenant permission'],
+    ['allowWhenInactive: false', { method: 'POST', url: '/api/v1/x', config: { permission: 'stores.manage', allowWhenInactive: false } }, 'not true'],
   ])('flags %s', (_name, declared, problem) => {
     expect(declarationProblems(declared).join('; ')).toContain(problem);
   });
@@ -91,5 +117,7 @@ describe('declarationProblems (the check above can fail)', () => {
     expect(declarationProblems(route('/api/v1/stores/:id', { permission: 'stores.update', storeParam: 'id' }))).toEqual([]);
     expect(declarationProblems(route(`${ADMIN_PREFIX}/tenants`, { permission: 'platform.view' }))).toEqual([]);
     expect(declarationProblems(route('/api/v1/auth/sessions', { permission: SELF }))).toEqual([]);
+    expect(declarationProblems({ method: 'POST', url: '/api/v1/roles', config: { permission: 'roles.manage', feature: 'custom_roles' } })).toEqual([]);
+    expect(declarationProblems({ method: 'DELETE', url: '/api/v1/tenants/current', config: { permission: 'tenant.delete', allowWhenInactive: true } })).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ export interface DeclaredRoute {
   url: string;
   /** `METHOD URL`, how the tests name the route. */
   name: string;
-  config: { public?: boolean; permission?: string; storeParam?: string; notWhileImpersonating?: boolean };
+  config: { public?: boolean; permission?: string; storeParam?: string; notWhileImpersonating?: boolean; feature?: string; allowWhenInactive?: boolean };
   /** The path parameters, in order (`:id` → `id`; `*` → `*`). */
   params: string[];
   /** The route's body schema, if it has one (TypeBox, or a `$ref` to a shared schema). */

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { markRoutesPublic } from '../auth/route-guard.js';
+import { notePlanRestrictions } from '../tenancy/route-entitlements.js';
 import { documentIdempotentOperations, idempotencyKeyParameter, markIdempotentOperation } from './idempotency.js';
 import { FieldErrorSchema, problemResponse, ProblemSchema } from './schemas.js';
 
@@ -45,6 +46,8 @@ export const openApiPlugin = fp(async function openApi(app: FastifyInstance, opt
         { name: 'stores', description: 'Stores (branches, locations) of a tenant, who works in each, and their settings.' },
         { name: 'roles', description: 'The permission catalog, built-in and custom roles, and who holds which role (tenant-wide or in one store).' },
         { name: 'plans', description: 'The plans a tenant can subscribe to: prices per billing cycle, trial, limits and features.' },
+        { name: 'subscriptions', description: "The tenant's subscription: status, trial, usage against its limits, plan changes with proration, cancellation and the payment method." },
+        { name: 'entitlements', description: 'What the tenant may use: the features and limits of its plan with the platform’s overrides.' },
         { name: 'admin', description: 'Platform administration: tenants, people, platform roles, statistics and impersonation (platform roles only).' },
       ],
       components: {
@@ -55,8 +58,9 @@ export const openApiPlugin = fp(async function openApi(app: FastifyInstance, opt
         parameters: { IdempotencyKey: idempotencyKeyParameter },
       },
     },
-    // Every POST that honours Idempotency-Key references the shared header parameter.
-    transform: (input) => noteImpersonationRestriction(markIdempotentOperation(input), input.route),
+    // Every POST that honours Idempotency-Key references the shared header parameter; routes refused to
+    // impersonation tokens, and those the plan can refuse (402), say so in their responses.
+    transform: (input) => notePlanRestrictions(noteImpersonationRestriction(markIdempotentOperation(input), input.route), input.route),
     transformObject: (document) => ('openapiObject' in document ? documentIdempotentOperations(document.openapiObject) : document.swaggerObject),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),

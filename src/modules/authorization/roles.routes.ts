@@ -98,13 +98,16 @@ export async function roleRoutes(untyped: FastifyInstance, options: { db: Databa
   app.post(
     '/roles',
     {
-      config: { permission: 'roles.manage' },
+      // Only creating needs the feature: after a downgrade, the custom roles the tenant has can still be
+      // narrowed (PATCH) or deleted, which a frozen role could not be when it grants too much.
+      config: { permission: 'roles.manage', feature: 'custom_roles' },
       schema: {
         tags: ['roles'],
         summary: 'Create a custom role',
         description:
           'A custom role of `tenant` scope (assigned tenant-wide) or `store` scope (assigned in one store; only store-scope permissions). You must hold every permission you put in it. ' +
-          `The name is unique in the tenant case-insensitively, built-in names included; at most ${MAX_CUSTOM_ROLES} custom roles. Writes the \`role.created\` audit row and event. Honours Idempotency-Key.`,
+          `The name is unique in the tenant case-insensitively, built-in names included; at most ${MAX_CUSTOM_ROLES} custom roles. Writes the \`role.created\` audit row and event. Honours Idempotency-Key. ` +
+          'Needs the plan feature `custom_roles`; changing or deleting existing custom roles does not (after a downgrade they can still be narrowed or removed).',
         security: bearer,
         body: CreateRoleBody,
         response: {

@@ -13,6 +13,7 @@ import { createEntitlements, type EntitlementsService } from './entitlements.js'
 import { entitlementGuardPlugin } from './entitlement-guard.js';
 import { featureRoutes } from './features.routes.js';
 import { adminPlanRoutes } from './plans.admin.routes.js';
+import { findPlanByCode } from './plans.repository.js';
 import { publicPlanRoutes } from './plans.routes.js';
 import { planSchemas } from './plans.schemas.js';
 import { adminSubscriptionRoutes } from './subscriptions.admin.routes.js';
@@ -22,6 +23,7 @@ export { FEATURES, FEATURE_CODES, LIMITS, LIMIT_KEYS, type Feature, type LimitKe
 export { plans } from './plans.table.js';
 export { subscriptions } from './subscriptions.table.js';
 export type { EntitlementsService } from './entitlements.js';
+export { startBillingWorkers } from './subscription-clock.js';
 
 /**
  * Creates the entitlements service and sets it as the platform's (buildApp calls this before registering
@@ -34,6 +36,11 @@ export function bindEntitlements(platform: Platform): EntitlementsService {
 }
 
 export const billingModule = fp(async function billing(app: FastifyInstance, options: { config: Config; entitlements: EntitlementsService }) {
+  // Every new tenant starts on this plan: a wrong code fails at boot, not at the first signup.
+  const { signupPlan } = options.config.billing;
+  if (!(await app.platform.db.transaction({}, (tx) => findPlanByCode(tx, signupPlan)))) {
+    throw new Error(`BILLING_SIGNUP_PLAN names no plan: "${signupPlan}" (see GET /api/v1/admin/plans).`);
+  }
   // Added here (not in one route plugin) so every billing plugin can reference `Plan` and `Subscription`.
   for (const schema of [...planSchemas, ...subscriptionSchemas]) app.addSchema(schema);
   await app.register(entitlementGuardPlugin, { entitlements: options.entitlements });

@@ -12,6 +12,7 @@ import { AppError } from '../../core/http/errors.js';
 import { pageSchema } from '../../core/http/pagination.js';
 import { limitPerActor, limitPerIp } from '../../core/http/rate-limit.js';
 import { problemResponse, standardErrors } from '../../core/http/schemas.js';
+import { limitReachedResponse } from '../../core/tenancy/route-entitlements.js';
 import { bearerToken } from '../identity/index.js';
 import { acceptInvitation } from './accept-invite.service.js';
 import type { OrganizationDeps } from './deps.js';
@@ -61,12 +62,14 @@ export async function invitationRoutes(untyped: FastifyInstance, options: { deps
           'An open invitation for the same address is replaced: it is revoked and its link stops working. ' +
           'A person already in the tenant (active or deactivated) answers 409 `invitation.already_member`; an address outside the tenant’s `security.allowedEmailDomains` answers 400 `invitation.domain_not_allowed`; ' +
           'a store id that is not a live store of this tenant answers 400 naming it. ' +
-          `\`message\` (at most ${INVITATION_MESSAGE_MAX} characters) is shown in the mail as plain text. At most ${INVITATION_MAILS_PER_ACTOR_PER_HOUR} invitation mails (with resends) per member per hour. Idempotency-Key is honoured.`,
+          `\`message\` (at most ${INVITATION_MESSAGE_MAX} characters) is shown in the mail as plain text. At most ${INVITATION_MAILS_PER_ACTOR_PER_HOUR} invitation mails (with resends) per member per hour. Idempotency-Key is honoured. ` +
+          'A pending invitation holds a seat of the plan’s `maxUsers` (accepting it then adds none); one it replaces gives its seat back.',
         security: bearer,
         body: InviteBody,
         response: {
           201: { ...Type.Ref('Invitation'), description: 'Invited; the mail is on its way.' },
           ...standardErrors,
+          402: limitReachedResponse('maxUsers'),
           400: problemResponse('Invalid request (`request.validation_failed`, naming each field: unknown stores or roles, two built-in roles), `invitation.domain_not_allowed` or `role.scope_mismatch` (a store role).'),
           401: unauthenticated,
           403: problemResponse(`${forbidden.description} Or \`role.privilege_escalation\`: the roles hold a permission the inviter does not.`),
@@ -108,12 +111,14 @@ export async function invitationRoutes(untyped: FastifyInstance, options: { deps
         summary: 'Resend an invitation',
         description:
           'Mails a pending or expired invitation again with a new link, valid for 7 days from now; the previous link stops working. ' +
-          'An accepted or revoked invitation answers 409 `invitation.not_pending`; the domain policy and membership are checked again.',
+          'An accepted or revoked invitation answers 409 `invitation.not_pending`; the domain policy and membership are checked again. ' +
+          'A pending invitation keeps its seat of the plan’s `maxUsers`; an expired one held none and takes one again.',
         security: bearer,
         params: InvitationParams,
         response: {
           200: { ...Type.Ref('Invitation'), description: 'Sent again.' },
           ...standardErrors,
+          402: limitReachedResponse('maxUsers'),
           400: problemResponse('Invalid id, or `invitation.domain_not_allowed`: the tenant’s domain policy no longer admits the address.'),
           401: unauthenticated,
           403: forbidden,
@@ -128,11 +133,14 @@ export async function invitationRoutes(untyped: FastifyInstance, options: { deps
   app.delete(
     '/invitations/:id',
     {
-      config: { permission: MANAGE },
+      // Open in read-only mode: it gives a seat back, so a lapsed tenant can fit a smaller plan to subscribe again.
+      config: { permission: MANAGE, allowWhenInactive: true },
       schema: {
         tags: ['invitations'],
         summary: 'Revoke an invitation',
-        description: 'The invitation’s link stops working at once. Revoking a revoked invitation succeeds; an accepted one answers 409 `invitation.not_pending` (remove the member instead).',
+        description:
+          'The invitation’s link stops working at once and its seat is free again. Revoking a revoked invitation succeeds; an accepted one answers 409 `invitation.not_pending` (remove the member instead). ' +
+          'Stays open while the subscription is canceled or expired.',
         security: bearer,
         params: InvitationParams,
         response: {

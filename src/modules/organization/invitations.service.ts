@@ -161,6 +161,10 @@ async function checkStoreIds(tx: Tx, tenantId: string, storeIds: string[]): Prom
  * ones, none with a permission the inviter lacks) and stores. A person already in the tenant (active or
  * deactivated) answers 409; an open invitation for the same address is replaced — revoked, so its token
  * stops working — by the new one, which is what an admin re-inviting someone means.
+ *
+ * A pending invitation holds a seat of the plan's `maxUsers` until it is accepted (which then adds
+ * nothing), revoked or expires: the seat is counted here, after the replaced invitation gave its own
+ * back, in the transaction of the insert under the subscription's lock (402 `plan.limit_reached`).
  */
 export async function inviteMember(deps: OrganizationDeps, actor: TenantActor, granter: Granter, input: InviteInput, origin: RequestOrigin): Promise<InvitationView> {
   const { tenantId } = actor;
@@ -185,6 +189,7 @@ export async function inviteMember(deps: OrganizationDeps, actor: TenantActor, g
       await audit.record(tx, { ...who, action: 'member.invitation_revoked', target: { type: 'invitation', id: replaced.id }, after: { email: replaced.email, reason: 'replaced' } });
       await emit(tx, { type: 'member.invitation_revoked', tenantId, payload: { invitationId: replaced.id, email: replaced.email, reason: 'replaced' } });
     }
+    await deps.platform.entitlements.assertWithinLimit(tx, tenantId, 'maxUsers', 1);
     const row = await insertInvitation(tx, tenantId, { email, role, roleIds, storeIds, message, tokenHash, invitedBy: actor.userId, expiresAt: new Date(Date.now() + INVITATION_TTL_MS) });
     // A concurrent invite of the same address committed first: the pending-address index refused this one.
     if (!row) throw new AppError('resource.conflict', 'Another invitation for this address was just created; list the invitations and retry if needed.');
@@ -220,7 +225,8 @@ export async function listInvitations(deps: OrganizationDeps, actor: TenantActor
 /**
  * `POST /invitations/:id/resend`: a pending or expired invitation gets a new token (the old link stops
  * working), a new 7-day expiry and the mail again. The domain policy and membership are checked again:
- * either may have changed since the first mail.
+ * either may have changed since the first mail. A pending invitation keeps its seat; an expired one
+ * held none and takes one again (402 `plan.limit_reached` when none is free).
  */
 export async function resendInvitation(deps: OrganizationDeps, actor: TenantActor, id: string, origin: RequestOrigin): Promise<InvitationView> {
   const { tenantId } = actor;
@@ -233,6 +239,7 @@ export async function resendInvitation(deps: OrganizationDeps, actor: TenantActo
     const tenant = await getTenant(tx, tenantId);
     assertDomainAllowed(tenant, current.email, null);
     if (await findMembershipByEmail(tx, tenantId, current.email)) throw alreadyMember();
+    if (status === 'expired') await deps.platform.entitlements.assertWithinLimit(tx, tenantId, 'maxUsers', 1);
 
     // The row is locked and still open, so the update finds it.
     const row = (await renewInvitationToken(tx, tenantId, id, tokenHash, new Date(Date.now() + INVITATION_TTL_MS)))!;

@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import { requestOrigin } from '../../core/audit/audit.js';
 import { pageSchema } from '../../core/http/pagination.js';
 import { problemResponse, standardErrors } from '../../core/http/schemas.js';
+import { limitReachedResponse } from '../../core/tenancy/route-entitlements.js';
 import type { OrganizationDeps } from './deps.js';
 import { CreateMemberBody, MemberListQuery, MemberParams, memberSchemas, UpdateMemberBody } from './members.schemas.js';
 import { granterOf } from './member-roles.js';
@@ -84,12 +85,13 @@ export async function memberRoutes(untyped: FastifyInstance, options: { deps: Or
           '`roleIds` are tenant-scope roles of this tenant: at most one built-in (`admin` or `member`, default `member`; `owner` answers 409 `role.owner_transfer_only`) plus any custom roles; ' +
           'a store role answers 400 `role.scope_mismatch`, an unknown id 400 naming `/roleIds/<i>`, a role with a permission the caller does not hold 403 `role.privilege_escalation`. `role` still works and must agree. ' +
           'Without a password the person is mailed a link to choose one; with one, a link to verify the address. An address that already ' +
-          'has an account answers 409: invite that person instead (POST /api/v1/users/invite), so nobody joins a tenant without consent.',
+          'has an account answers 409: invite that person instead (POST /api/v1/users/invite), so nobody joins a tenant without consent. The new member takes a seat of the plan’s `maxUsers`.',
         security: bearer,
         body: CreateMemberBody,
         response: {
           201: member('The new member.'),
           ...standardErrors,
+          402: limitReachedResponse('maxUsers'),
           400: problemResponse(
             'Invalid body, `owner` as role, a store that is not a live store of this tenant, an unknown role or two built-in roles (`request.validation_failed`, naming the field), a store role (`role.scope_mismatch`), or a weak password (`auth.weak_password`).',
           ),
@@ -136,13 +138,15 @@ export async function memberRoutes(untyped: FastifyInstance, options: { deps: Or
   app.delete(
     '/:id',
     {
-      config: { permission: 'users.manage' },
+      // Open in read-only mode: cutting someone's access never waits for a payment, and a lapsed tenant
+      // must be able to fit a smaller plan's seats to subscribe again.
+      config: { permission: 'users.manage', allowWhenInactive: true },
       schema: {
         tags: ['users'],
         summary: 'Remove a member from the current tenant',
         description:
           'Removes the membership and the member’s store assignments here; the person’s account and other tenants stay. Never the owner; ' +
-          'not yourself (leave with POST /api/v1/tenants/current/leave); an administrator only by the owner.',
+          'not yourself (leave with POST /api/v1/tenants/current/leave); an administrator only by the owner. Stays open while the subscription is canceled or expired.',
         security: bearer,
         params: MemberParams,
         response: {

@@ -104,11 +104,13 @@ function unknownStoreErrors(storeIds: string[], live: Set<string>): FieldError[]
  * Roles follow member-roles.ts (as for invitations: none with a permission the caller lacks). The person
  * proves their address through the mailed link (a link to choose a password when none was given). An
  * address that already has an account answers 409: an existing person joins a tenant only by accepting
- * an invitation.
+ * an invitation. The new member takes a seat of the plan's `maxUsers` (402 `plan.limit_reached`), counted
+ * in the transaction of the insert under the subscription's lock, so parallel creates cannot exceed it.
  */
 export async function createMember(deps: OrganizationDeps, caller: MemberCaller, granter: Granter, input: CreateMemberBody, origin: RequestOrigin): Promise<MemberView> {
   const { db } = deps.platform;
   const { tenantId } = caller;
+  const assertSeatFree = (tx: Tx) => deps.platform.entitlements.assertWithinLimit(tx, tenantId, 'maxUsers', 1);
   const name = input.name.trim();
   if (name === '') throw new AppError('request.validation_failed', 'The name must not be blank.', { errors: [{ in: 'body', field: '/name', message: 'must not be blank' }] });
   const requestedStores = input.storeIds ?? [];
@@ -124,6 +126,7 @@ export async function createMember(deps: OrganizationDeps, caller: MemberCaller,
   // Cheap checks first, so a refused request costs no argon2 work; the transaction checks them again.
   await db.withTenant(tenantId, async (tx) => {
     await checkRolesAndStores(tx);
+    await assertSeatFree(tx);
     if (await isEmailRegistered(tx, input.email)) throw emailHasAccount();
   });
   const passwordHash = input.password === undefined ? null : await deps.identity.passwords.hash(input.password);
@@ -132,6 +135,7 @@ export async function createMember(deps: OrganizationDeps, caller: MemberCaller,
   return db.transaction({ tenantId, userId: caller.userId }, async (tx, executor) => {
     const storeIds = [...new Set(requestedStores)];
     const roles = await checkRolesAndStores(tx);
+    await assertSeatFree(tx);
     const role = roles.base;
     if (!(await insertMember(tx, tenantId, { userId, email: input.email, name, passwordHash, role, storeIds }))) throw emailHasAccount();
     const roleIds = roles.custom.map((custom) => custom.id);

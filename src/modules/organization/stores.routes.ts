@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import { requestOrigin } from '../../core/audit/audit.js';
 import { pageSchema } from '../../core/http/pagination.js';
 import { problemResponse } from '../../core/http/schemas.js';
+import { limitReachedResponse } from '../../core/tenancy/route-entitlements.js';
 import { holdsTenantWide } from '../authorization/index.js';
 import type { OrganizationDeps } from './deps.js';
 import { storePeopleRoutes } from './store-people.routes.js';
@@ -66,12 +67,14 @@ export async function storeRoutes(untyped: FastifyInstance, options: { deps: Org
         tags: ['stores'],
         summary: 'Create a store',
         description:
-          'Creates a store. The tenant’s first store becomes its headquarters; `isHeadquarters: true` on a later one moves the headquarters to it. `code` must be unique among the live stores (case-insensitive).',
+          'Creates a store. The tenant’s first store becomes its headquarters; `isHeadquarters: true` on a later one moves the headquarters to it. `code` must be unique among the live stores (case-insensitive). ' +
+          'Counts against the plan’s `maxStores`.',
         security: bearer,
         body: CreateStoreBody,
         response: {
           201: StoreRef('The new store.'),
           ...storeRouteErrors,
+          402: limitReachedResponse('maxStores'),
           409: problemResponse('A live store already uses this code (`store.code_taken`).'),
         },
       },
@@ -109,12 +112,14 @@ export async function storeRoutes(untyped: FastifyInstance, options: { deps: Org
   app.delete(
     '/:id',
     {
-      config: { permission: 'stores.manage' },
+      // Open in read-only mode: a tenant whose subscription lapsed must be able to fit a smaller plan's limits to subscribe again.
+      config: { permission: 'stores.manage', allowWhenInactive: true },
       schema: {
         tags: ['stores'],
         summary: 'Delete a store',
         description:
-          'Soft delete: the store leaves lists and its people can no longer act in it (their assignments are kept for a restore). The headquarters cannot be deleted: make another store the headquarters first.',
+          'Soft delete: the store leaves lists and its people can no longer act in it (their assignments are kept for a restore). The headquarters cannot be deleted: make another store the headquarters first. ' +
+          'Stays open while the subscription is canceled or expired, so the tenant can fit a smaller plan.',
         security: bearer,
         params: StoreIdParams,
         response: {
@@ -139,12 +144,14 @@ export async function storeRoutes(untyped: FastifyInstance, options: { deps: Org
         tags: ['stores'],
         summary: 'Restore a deleted store',
         description:
-          'Brings a deleted store back with its people’s assignments. Refused while a live store uses its code. It becomes the headquarters only if the tenant has none; restoring a live store changes nothing.',
+          'Brings a deleted store back with its people’s assignments. Refused while a live store uses its code. It becomes the headquarters only if the tenant has none; restoring a live store changes nothing. ' +
+          'Restoring counts against the plan’s `maxStores`.',
         security: bearer,
         params: StoreIdParams,
         response: {
           200: StoreRef('The restored store.'),
           ...storeRouteErrors,
+          402: limitReachedResponse('maxStores'),
           404: problemResponse('No store of this tenant, live or deleted, has this id (`store.not_found`).'),
           409: problemResponse('A live store uses this store’s code now (`store.code_taken`): change that one’s code first.'),
         },

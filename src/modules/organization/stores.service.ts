@@ -12,6 +12,11 @@
  *   another store first.
  * Each change writes its audit row and its event (`store.created`, `store.updated`, `store.deleted`,
  * `store.restored`) in the same transaction.
+ *
+ * Creating and restoring a store count against the plan's `maxStores` (402 `plan.limit_reached`) in the
+ * transaction of the write, before it: the check locks the tenant's subscription row, so parallel creates
+ * count one after the other. Lock order: the store lock (when taken) first, then the subscription —
+ * subscription changes take the subscription row first and no store lock after it, so no cycle can form.
  */
 import { audit, type RequestOrigin } from '../../core/audit/audit.js';
 import type { ActorType } from '../../core/audit/audit.table.js';
@@ -173,6 +178,9 @@ async function unsetHeadquarters(tx: Tx, actor: StoreActor, origin: RequestOrigi
   await recordStoreChange(tx, actor, origin, 'store.updated', previous, { isHeadquarters: true }, { isHeadquarters: false });
 }
 
+/** Refuses (402 `plan.limit_reached`) one more live store than the plan allows; locks the subscription. */
+const assertStoreAllowed = (deps: OrganizationDeps, tx: Tx, tenantId: string) => deps.platform.entitlements.assertWithinLimit(tx, tenantId, 'maxStores', 1);
+
 /** `POST /stores`: a new store; the tenant's first is its headquarters whatever `isHeadquarters` says. */
 export async function createStore(deps: OrganizationDeps, actor: StoreActor, origin: RequestOrigin, input: CreateStoreInput): Promise<StoreView> {
   const store = normalizeStoreInput(input);
@@ -196,9 +204,16 @@ export async function createStore(deps: OrganizationDeps, actor: StoreActor, ori
     // concurrent first stores meet at the one-headquarters index — the loser retries once and becomes a
     // branch of the winner's headquarters.
     const attempt = () =>
-      writeStores(deps, actor, store.code, async (tx) => record(tx, await insertStore(tx, actor.tenantId, { ...fields, isHeadquarters: noHeadquartersYet(actor.tenantId) })), {
-        lock: false,
-      });
+      writeStores(
+        deps,
+        actor,
+        store.code,
+        async (tx) => {
+          await assertStoreAllowed(deps, tx, actor.tenantId);
+          return record(tx, await insertStore(tx, actor.tenantId, { ...fields, isHeadquarters: noHeadquartersYet(actor.tenantId) }));
+        },
+        { lock: false },
+      );
     try {
       return await attempt();
     } catch (error) {
@@ -209,6 +224,9 @@ export async function createStore(deps: OrganizationDeps, actor: StoreActor, ori
 
   // A new headquarters: writers of the flag queue on the tenant's lock; the old one is unset first.
   return writeStores(deps, actor, store.code, async (tx) => {
+    // Before any store row is written: while it waits for the subscription, this transaction holds only
+    // the store lock, which no holder of the subscription lock ever waits for.
+    await assertStoreAllowed(deps, tx, actor.tenantId);
     const { headquarters, codeTaken: taken } = await findHeadquartersAndCodeHolder(tx, actor.tenantId, store.code);
     if (taken) throw codeTaken(store.code);
     await unsetHeadquarters(tx, actor, origin, headquarters, null);
@@ -284,13 +302,15 @@ export async function deleteStore(deps: OrganizationDeps, actor: StoreActor, ori
 /**
  * `POST /stores/:id/restore`: brings a deleted store back (its people's assignments were kept), unless
  * its code has been taken by a live store meanwhile (409 `store.code_taken`: change that store's code
- * first). It becomes the headquarters only if the tenant has none. Restoring a live store changes nothing.
+ * first). It becomes the headquarters only if the tenant has none. Restoring a live store changes nothing;
+ * restoring a deleted one counts against `maxStores` (402 `plan.limit_reached`).
  */
 export async function restoreStore(deps: OrganizationDeps, actor: StoreActor, origin: RequestOrigin, storeId: string): Promise<StoreView> {
   return writeStores(deps, actor, undefined, async (tx) => {
     const store = await findStore(tx, actor.tenantId, storeId, { includeDeleted: true });
     if (!store) throw storeNotFound();
     if (store.deletedAt === null) return presentStore(store);
+    await assertStoreAllowed(deps, tx, actor.tenantId);
     const { headquarters, codeTaken: taken } = await findHeadquartersAndCodeHolder(tx, actor.tenantId, store.code, store.id);
     if (taken) throw codeTaken(store.code);
     const restored = (await updateStore(tx, actor.tenantId, store.id, { deletedAt: null, isHeadquarters: headquarters === null }))!;

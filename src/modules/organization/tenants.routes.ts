@@ -169,8 +169,9 @@ export async function tenantRoutes(untyped: FastifyInstance, options: { deps: Or
   app.post(
     '/current/transfer-ownership',
     {
-      // The body carries a password, whose fingerprint must not be stored for replays.
-      config: { permission: 'tenant.transfer', idempotency: false, notWhileImpersonating: true },
+      // The body carries a password, whose fingerprint must not be stored for replays. Open in read-only
+      // mode: an owner who is leaving must be able to hand a lapsed tenant to whoever will pay for it.
+      config: { permission: 'tenant.transfer', idempotency: false, notWhileImpersonating: true, allowWhenInactive: true },
       schema: {
         tags: ['tenants'],
         summary: 'Hand the ownership over',
@@ -196,8 +197,9 @@ export async function tenantRoutes(untyped: FastifyInstance, options: { deps: Or
   app.post(
     '/current/leave',
     {
-      // Leaving creates nothing a retry could duplicate.
-      config: { permission: 'tenant.view', idempotency: false, notWhileImpersonating: true },
+      // Leaving creates nothing a retry could duplicate. Open in read-only mode: nobody is held in a tenant
+      // because its subscription lapsed.
+      config: { permission: 'tenant.view', idempotency: false, notWhileImpersonating: true, allowWhenInactive: true },
       schema: {
         tags: ['tenants'],
         summary: 'Leave the tenant',
@@ -222,7 +224,8 @@ export async function tenantRoutes(untyped: FastifyInstance, options: { deps: Or
   app.delete(
     '/current',
     {
-      config: { permission: 'tenant.delete', notWhileImpersonating: true },
+      // Open in read-only mode: a tenant that stopped paying can still close itself.
+      config: { permission: 'tenant.delete', notWhileImpersonating: true, allowWhenInactive: true },
       schema: {
         tags: ['tenants'],
         summary: 'Close the tenant',
