@@ -45,9 +45,9 @@ export interface Entitlements {
   startSubscription(tx: Tx, tenantId: string): Promise<void>;
   /**
    * Refuses (402 `plan.limit_reached`, with `{ limit, current, max }`) adding `adding` units of `limit`
-   * beyond what the tenant is entitled to. Call it in the transaction of the insert, before the insert: it
-   * locks the tenant's subscription until the transaction ends, so concurrent creates count one after the
-   * other and never exceed the limit together.
+   * beyond what the tenant is entitled to. Call it in the transaction of the insert, before the insert: the
+   * locks it takes until the transaction ends make concurrent creates of a limited thing count one after
+   * the other (they never exceed the limit together) and make a plan change wait for them.
    */
   assertWithinLimit(tx: Tx, tenantId: string, limit: LimitKey, adding?: number): Promise<void>;
 }

@@ -5,10 +5,11 @@
  *   revision, which authentication reads with every request (`session_actor`): any change of the
  *   subscription, its overrides or its plan takes a new revision in its own transaction, so every process
  *   sees it at its next request, with no broadcast to miss. A hit costs no query and no promise.
- * - `assertWithinLimit` never trusts a cache: it locks the subscription and counts in the transaction of
- *   the insert, so parallel creates cannot exceed a limit together.
+ * - `assertWithinLimit` never trusts a cache: it reads the limit under locks and counts in the transaction
+ *   of the insert, so parallel creates cannot exceed a limit together (see `lockLimit`).
  * - `startSubscription` puts a new tenant on the signup plan (configuration), in trial when it has days.
  */
+import { sql } from 'drizzle-orm';
 import type { Config } from '../../config.js';
 import type { Database, Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
@@ -52,6 +53,27 @@ export function presentEntitlements({ subscription, plan }: SubscriptionWithPlan
 export async function currentUsage(tx: Tx, tenantId: string): Promise<Record<LimitKey, number>> {
   const counted = await countUsage(tx, tenantId);
   return { maxUsers: counted.maxUsers, maxStores: counted.maxStores, maxStorageMb: 0, maxApiCallsPerMonth: 0, maxWebhookEndpoints: 0, maxApiKeys: 0 };
+}
+
+/**
+ * The tenant's effective `limit` (null: unlimited), read under two locks held until the transaction ends:
+ * - the subscription row FOR SHARE: creates run side by side, while a change of the plan, status or
+ *   overrides (which locks the row exclusively) waits for them, and creates after it see its new limit;
+ * - when the limit is a number, an advisory lock on (tenant, limit): the creates of one limited thing
+ *   count one after the other, so parallel requests cannot pass the limit together. The count follows in
+ *   its own statement, whose snapshot sees every create committed before the lock was granted.
+ * An unlimited plan therefore pays one statement and serialises nothing.
+ */
+async function lockLimit(tx: Tx, tenantId: string, limit: LimitKey): Promise<number | null> {
+  const result = await tx.execute<{ max: number | null }>(sql`
+    SELECT CASE WHEN jsonb_typeof(m.max) = 'number' THEN (SELECT m.max FROM pg_advisory_xact_lock(hashtextextended(${`atrium.limit:${tenantId}:${limit}`}, 0))) END AS max
+      FROM (SELECT CASE WHEN s.limit_overrides ? ${limit} THEN s.limit_overrides -> ${limit} ELSE p.limits -> ${limit} END AS max
+              FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+             WHERE s.tenant_id = ${tenantId}
+               FOR SHARE OF s) AS m`);
+  const row = result.rows[0];
+  if (!row) throw new AppError('tenant.not_found', 'No subscription for this tenant.');
+  return row.max === null ? null : Number(row.max);
 }
 
 export interface EntitlementsService extends Entitlements {
@@ -130,9 +152,7 @@ export function createEntitlements(options: EntitlementsOptions): EntitlementsSe
     },
 
     async assertWithinLimit(tx, tenantId, limit, adding = 1) {
-      const found = await findSubscription(tx, tenantId, { lock: true });
-      if (!found) throw new AppError('tenant.not_found', 'No subscription for this tenant.');
-      const max = resolveEntitlements(found.plan, found.subscription).limits[limit];
+      const max = await lockLimit(tx, tenantId, limit);
       if (max === null) return;
       const current = (await currentUsage(tx, tenantId))[limit];
       if (current + adding > max) {

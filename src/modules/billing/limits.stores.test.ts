@@ -1,6 +1,6 @@
 /**
  * `maxStores` is enforced in the transaction that creates (or restores) a store: 20 parallel creates never
- * exceed it, whichever lock path each takes (a branch takes only the subscription lock, a new headquarters
+ * exceed it, whichever lock path each takes (a branch takes only the limit's locks, a new headquarters
  * the store lock first), and the platform's overrides change the answer at the next request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,8 +30,8 @@ describe('POST /stores against maxStores', () => {
     await createStore(t.app, tenant.id);
     // Warm the pool, so the creates really overlap on PostgreSQL.
     await Promise.all(Array.from({ length: 5 }, () => call(token, 'GET', '/')));
-    // Half ask to be the headquarters (store lock, then the subscription), half are branches (the
-    // subscription only): both paths count under the same lock and neither can deadlock the other.
+    // Half ask to be the headquarters (store lock, then the limit's), half are branches (the limit's
+    // only): both paths count under the same lock and neither can deadlock the other.
     const responses = await Promise.all(
       Array.from({ length: 20 }, (_, i) => call(token, 'POST', '/', { name: `Store ${i}`, code: code(), ...(i % 2 === 0 ? { isHeadquarters: true } : {}) })),
     );

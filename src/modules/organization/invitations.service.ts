@@ -164,7 +164,7 @@ async function checkStoreIds(tx: Tx, tenantId: string, storeIds: string[]): Prom
  *
  * A pending invitation holds a seat of the plan's `maxUsers` until it is accepted (which then adds
  * nothing), revoked or expires: the seat is counted here, after the replaced invitation gave its own
- * back, in the transaction of the insert under the subscription's lock (402 `plan.limit_reached`).
+ * back, in the transaction of the insert under the limit's locks (402 `plan.limit_reached`).
  */
 export async function inviteMember(deps: OrganizationDeps, actor: TenantActor, granter: Granter, input: InviteInput, origin: RequestOrigin): Promise<InvitationView> {
   const { tenantId } = actor;

@@ -105,7 +105,7 @@ function unknownStoreErrors(storeIds: string[], live: Set<string>): FieldError[]
  * proves their address through the mailed link (a link to choose a password when none was given). An
  * address that already has an account answers 409: an existing person joins a tenant only by accepting
  * an invitation. The new member takes a seat of the plan's `maxUsers` (402 `plan.limit_reached`), counted
- * in the transaction of the insert under the subscription's lock, so parallel creates cannot exceed it.
+ * in the transaction of the insert under the limit's locks, so parallel creates cannot exceed it.
  */
 export async function createMember(deps: OrganizationDeps, caller: MemberCaller, granter: Granter, input: CreateMemberBody, origin: RequestOrigin): Promise<MemberView> {
   const { db } = deps.platform;

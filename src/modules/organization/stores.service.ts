@@ -14,9 +14,9 @@
  * `store.restored`) in the same transaction.
  *
  * Creating and restoring a store count against the plan's `maxStores` (402 `plan.limit_reached`) in the
- * transaction of the write, before it: the check locks the tenant's subscription row, so parallel creates
- * count one after the other. Lock order: the store lock (when taken) first, then the subscription —
- * subscription changes take the subscription row first and no store lock after it, so no cycle can form.
+ * transaction of the write, before it: the check's locks make parallel creates count one after the other.
+ * Lock order: the store lock (when taken) first, then the check's — subscription changes and the other
+ * creates take no store lock after those, so no cycle can form.
  */
 import { audit, type RequestOrigin } from '../../core/audit/audit.js';
 import type { ActorType } from '../../core/audit/audit.table.js';
@@ -178,7 +178,7 @@ async function unsetHeadquarters(tx: Tx, actor: StoreActor, origin: RequestOrigi
   await recordStoreChange(tx, actor, origin, 'store.updated', previous, { isHeadquarters: true }, { isHeadquarters: false });
 }
 
-/** Refuses (402 `plan.limit_reached`) one more live store than the plan allows; locks the subscription. */
+/** Refuses (402 `plan.limit_reached`) one more live store than the plan allows (see Entitlements.assertWithinLimit). */
 const assertStoreAllowed = (deps: OrganizationDeps, tx: Tx, tenantId: string) => deps.platform.entitlements.assertWithinLimit(tx, tenantId, 'maxStores', 1);
 
 /** `POST /stores`: a new store; the tenant's first is its headquarters whatever `isHeadquarters` says. */
@@ -224,8 +224,8 @@ export async function createStore(deps: OrganizationDeps, actor: StoreActor, ori
 
   // A new headquarters: writers of the flag queue on the tenant's lock; the old one is unset first.
   return writeStores(deps, actor, store.code, async (tx) => {
-    // Before any store row is written: while it waits for the subscription, this transaction holds only
-    // the store lock, which no holder of the subscription lock ever waits for.
+    // Before any store row is written: while it waits for the limit's locks, this transaction holds only
+    // the store lock, which no holder of those locks ever waits for.
     await assertStoreAllowed(deps, tx, actor.tenantId);
     const { headquarters, codeTaken: taken } = await findHeadquartersAndCodeHolder(tx, actor.tenantId, store.code);
     if (taken) throw codeTaken(store.code);
