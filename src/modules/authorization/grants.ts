@@ -9,6 +9,7 @@
  * at the next request by every process: nothing to broadcast, no window, nothing lost.
  */
 import { and, eq } from 'drizzle-orm';
+import { createVersionedCache } from '../../core/cache/versioned-cache.js';
 import type { Database } from '../../core/db/database.js';
 import type { Actor } from '../../core/http/request-context.js';
 import { memberships } from '../../core/tenancy/tenancy.table.js';
@@ -51,38 +52,22 @@ export async function loadCustomGrants(db: Database, tenantId: string, userId: s
   return { version: rows[0]?.version ?? -1, tenant, stores };
 }
 
-/** A bounded LRU of custom grants per membership; concurrent misses share one read. */
+/** A bounded LRU of custom grants per membership, keyed by its authz_version; concurrent misses share one read. */
 export function createGrantsCache(options: { db: Database; maxEntries?: number }): GrantsCache {
-  const maxEntries = options.maxEntries ?? 10_000;
-  const entries = new Map<string, CustomGrants>();
-  const loading = new Map<string, Promise<CustomGrants>>();
+  const cache = createVersionedCache<CustomGrants>({
+    load: (key) => {
+      const [tenantId, userId] = key.split(':') as [string, string];
+      return loadCustomGrants(options.db, tenantId, userId);
+    },
+    versionOf: (grants) => grants.version,
+    maxEntries: options.maxEntries,
+  });
   return {
-    get(tenantId, userId, version) {
-      const key = `${tenantId}:${userId}`;
-      const cached = entries.get(key);
-      if (cached && cached.version >= version) {
-        // Most recently used last.
-        entries.delete(key);
-        entries.set(key, cached);
-        return cached;
-      }
-      const pending = loading.get(key);
-      if (pending) return pending;
-      const load = loadCustomGrants(options.db, tenantId, userId)
-        .then((grants) => {
-          entries.delete(key);
-          entries.set(key, grants);
-          if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
-          return grants;
-        })
-        .finally(() => loading.delete(key));
-      loading.set(key, load);
-      return load;
-    },
+    get: (tenantId, userId, version) => cache.get(`${tenantId}:${userId}`, version),
     get size() {
-      return entries.size;
+      return cache.size;
     },
-    clear: () => entries.clear(),
+    clear: () => cache.clear(),
   };
 }
 

@@ -11,6 +11,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { Config } from '../../config.js';
+import { createVersionedCache } from '../../core/cache/versioned-cache.js';
 import type { Database, Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
 import { LIMITS, type Entitlements, type Feature, type LimitKey, type PlanLimits } from '../../core/tenancy/entitlements.js';
@@ -94,37 +95,17 @@ export interface EntitlementsOptions {
 }
 
 export function createEntitlements(options: EntitlementsOptions): EntitlementsService {
-  const maxEntries = options.maxEntries ?? 10_000;
   const now = options.now ?? (() => new Date());
-  const entries = new Map<string, TenantEntitlements>();
-  const loading = new Map<string, Promise<TenantEntitlements>>();
-
-  const load = async (tenantId: string): Promise<TenantEntitlements> => {
-    const found = await options.db.withTenant(tenantId, (tx) => findSubscription(tx, tenantId));
-    if (!found) throw new AppError('tenant.not_found', 'No subscription for this tenant.');
-    return presentEntitlements(found);
-  };
-
-  const get = (tenantId: string, revision: number): TenantEntitlements | Promise<TenantEntitlements> => {
-    const cached = entries.get(tenantId);
-    if (cached && cached.revision >= revision) {
-      entries.delete(tenantId);
-      entries.set(tenantId, cached);
-      return cached;
-    }
-    const pending = loading.get(tenantId);
-    if (pending) return pending;
-    const loaded = load(tenantId)
-      .then((value) => {
-        entries.delete(tenantId);
-        entries.set(tenantId, value);
-        if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
-        return value;
-      })
-      .finally(() => loading.delete(tenantId));
-    loading.set(tenantId, loaded);
-    return loaded;
-  };
+  const cache = createVersionedCache<TenantEntitlements>({
+    load: async (tenantId) => {
+      const found = await options.db.withTenant(tenantId, (tx) => findSubscription(tx, tenantId));
+      if (!found) throw new AppError('tenant.not_found', 'No subscription for this tenant.');
+      return presentEntitlements(found);
+    },
+    versionOf: (entitlements) => entitlements.revision,
+    maxEntries: options.maxEntries,
+  });
+  const get = (tenantId: string, revision: number) => cache.get(tenantId, revision);
 
   return {
     get,
@@ -161,8 +142,8 @@ export function createEntitlements(options: EntitlementsOptions): EntitlementsSe
     },
 
     get size() {
-      return entries.size;
+      return cache.size;
     },
-    clear: () => entries.clear(),
+    clear: () => cache.clear(),
   };
 }
