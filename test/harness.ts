@@ -107,3 +107,14 @@ export async function createTestApp(
     },
   };
 }
+
+/**
+ * A second app on `t`'s database, as another process would be: on PostgreSQL its own pool and caches; on
+ * PGlite (one process owns it) the same database handle, with caches of its own. For proofs that a change
+ * made through one app is seen by the other at its next request. Call `close()` on it.
+ */
+export async function createSecondApp(t: TestApp, options: Pick<BuildAppOptions, 'configure'> = {}): Promise<FastifyInstance> {
+  const other = t.config.database.url ? await buildApp(t.config, { ...options, migrate: false }) : await buildApp(t.config, { ...options, platform: t.platform });
+  await other.ready();
+  return other;
+}

@@ -8,8 +8,7 @@ import { and, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, signedInMember, signedInOwner } from '../../../test/auth.js';
-import { createTestApp, type TestApp } from '../../../test/harness.js';
-import { buildApp } from '../../app.js';
+import { createSecondApp, createTestApp, type TestApp } from '../../../test/harness.js';
 import type { Database } from '../../core/db/database.js';
 import { uuidv7 } from '../../core/db/ids.js';
 import { roleAssignments, roles, type BuiltinRoleKey } from './authorization.table.js';
@@ -141,10 +140,7 @@ describe('createGrantsCache', () => {
 describe('invalidation across processes', () => {
   let other: FastifyInstance;
   beforeAll(async () => {
-    other = t.config.database.url
-      ? await buildApp(t.config, { migrate: false, configure: registerProbe })
-      : await buildApp(t.config, { platform: t.platform, configure: registerProbe });
-    await other.ready();
+    other = await createSecondApp(t, { configure: registerProbe });
   });
   afterAll(() => other?.close());
 

@@ -9,8 +9,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, signedInMember, signedInOwner, signedInPlatformAdmin } from '../../../test/auth.js';
-import { createTestApp, type TestApp } from '../../../test/harness.js';
-import { buildApp } from '../../app.js';
+import { createSecondApp, createTestApp, type TestApp } from '../../../test/harness.js';
 import { uuidv7 } from '../../core/db/ids.js';
 import type { EntitlementsService } from './entitlements.js';
 import { FEATURE_CODES, FEATURES, LIMIT_KEYS, LIMITS } from './features.js';
@@ -91,10 +90,7 @@ describe('GET /api/v1/features', () => {
 describe('invalidation across processes', () => {
   let other: FastifyInstance;
   beforeAll(async () => {
-    other = t.config.database.url
-      ? await buildApp(t.config, { migrate: false, configure: registerProbe })
-      : await buildApp(t.config, { platform: t.platform, configure: registerProbe });
-    await other.ready();
+    other = await createSecondApp(t, { configure: registerProbe });
   });
   afterAll(() => other?.close());
 
