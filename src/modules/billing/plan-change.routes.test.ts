@@ -284,6 +284,20 @@ describe('trialing, canceled and expired subscriptions', () => {
     expect(store.statusCode, store.body).toBe(201);
   });
 
+  it('expired: subscribing again to a smaller plan is not refused for usage (read-only, the tenant could not shrink); it then adds nothing over the limits', async () => {
+    const owner = await ownerOn('pro');
+    await createStore(t.app, owner.tenant.id);
+    await createStore(t.app, owner.tenant.id);
+    await setSubscription(owner.tenant.id, `status = 'expired', ended_at = now() - interval '1 day'`);
+    // Free allows one store; the tenant has two.
+    const response = await post(owner.token, '/change-plan', { planId: plan.free, billingCycle: 'monthly' });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json().subscription).toMatchObject({ status: 'active', plan: { code: 'free' } });
+    const store = await t.app.inject({ method: 'POST', url: '/api/v1/stores', headers: bearer(owner.token), payload: { name: 'Annex', code: 'ANX' } });
+    expect(store.statusCode).toBe(402);
+    expect(store.json()).toMatchObject({ code: 'plan.limit_reached', limit: 'maxStores', current: 2, max: 1 });
+  });
+
   it('canceled: the same plan and cycle subscribes again (not plan_unchanged)', async () => {
     const owner = await ownerOn('basic');
     await setSubscription(owner.tenant.id, `status = 'canceled', ended_at = now()`);

@@ -7,8 +7,11 @@
  * - the same plan and cycle: 409 `subscription.plan_unchanged`, or, with a change pending, its withdrawal;
  * - trialing: applied at once, the trial goes on; active / past due: upgrades at once, downgrades at the
  *   period end unless `immediate`; canceled / expired: a new period from now, active again;
- * - applied at once: current usage must fit the new limits (409 `plan.downgrade_exceeds_limits` listing
- *   each limit exceeded); an amount due needs a payment method on file (402).
+ * - applied at once to a served subscription: current usage must fit the new limits (409
+ *   `plan.downgrade_exceeds_limits` listing each limit exceeded). Subscribing again (canceled / expired) is
+ *   never refused for usage: the tenant is read-only and cannot shrink first; like a downgrade applied at
+ *   the period end, it keeps what it has and adds nothing a limit counts until it fits;
+ * - an amount due needs a payment method on file (402).
  * The platform's PUT /admin/tenants/:id/subscription does not go through these rules.
  */
 import type { RequestOrigin } from '../../core/audit/audit.js';
@@ -102,7 +105,7 @@ async function planChange(tx: Tx, found: SubscriptionWithPlan, input: ChangePlan
     return { kind: alreadyPending ? 'none' : 'schedule', target, proration: view, changes: { pendingPlanId: target.id, pendingBillingCycle: input.billingCycle } };
   }
 
-  await assertUsageFits(tx, found, target);
+  if (!isInactive(status)) await assertUsageFits(tx, found, target);
   const changes: SubscriptionChanges = {
     planId: target.id,
     billingCycle: input.billingCycle,

@@ -133,14 +133,12 @@ export async function invitationRoutes(untyped: FastifyInstance, options: { deps
   app.delete(
     '/invitations/:id',
     {
-      // Open in read-only mode: it gives a seat back, so a lapsed tenant can fit a smaller plan to subscribe again.
-      config: { permission: MANAGE, allowWhenInactive: true },
+      config: { permission: MANAGE },
       schema: {
         tags: ['invitations'],
         summary: 'Revoke an invitation',
         description:
-          'The invitation’s link stops working at once and its seat is free again. Revoking a revoked invitation succeeds; an accepted one answers 409 `invitation.not_pending` (remove the member instead). ' +
-          'Stays open while the subscription is canceled or expired.',
+          'The invitation’s link stops working at once and its seat is free again. Revoking a revoked invitation succeeds; an accepted one answers 409 `invitation.not_pending` (remove the member instead).',
         security: bearer,
         params: InvitationParams,
         response: {

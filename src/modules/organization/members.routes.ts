@@ -138,15 +138,13 @@ export async function memberRoutes(untyped: FastifyInstance, options: { deps: Or
   app.delete(
     '/:id',
     {
-      // Open in read-only mode: cutting someone's access never waits for a payment, and a lapsed tenant
-      // must be able to fit a smaller plan's seats to subscribe again.
-      config: { permission: 'users.manage', allowWhenInactive: true },
+      config: { permission: 'users.manage' },
       schema: {
         tags: ['users'],
         summary: 'Remove a member from the current tenant',
         description:
           'Removes the membership and the member’s store assignments here; the person’s account and other tenants stay. Never the owner; ' +
-          'not yourself (leave with POST /api/v1/tenants/current/leave); an administrator only by the owner. Stays open while the subscription is canceled or expired.',
+          'not yourself (leave with POST /api/v1/tenants/current/leave); an administrator only by the owner.',
         security: bearer,
         params: MemberParams,
         response: {

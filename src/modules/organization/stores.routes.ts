@@ -112,14 +112,12 @@ export async function storeRoutes(untyped: FastifyInstance, options: { deps: Org
   app.delete(
     '/:id',
     {
-      // Open in read-only mode: a tenant whose subscription lapsed must be able to fit a smaller plan's limits to subscribe again.
-      config: { permission: 'stores.manage', allowWhenInactive: true },
+      config: { permission: 'stores.manage' },
       schema: {
         tags: ['stores'],
         summary: 'Delete a store',
         description:
-          'Soft delete: the store leaves lists and its people can no longer act in it (their assignments are kept for a restore). The headquarters cannot be deleted: make another store the headquarters first. ' +
-          'Stays open while the subscription is canceled or expired, so the tenant can fit a smaller plan.',
+          'Soft delete: the store leaves lists and its people can no longer act in it (their assignments are kept for a restore). The headquarters cannot be deleted: make another store the headquarters first.',
         security: bearer,
         params: StoreIdParams,
         response: {

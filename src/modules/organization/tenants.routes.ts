@@ -169,9 +169,8 @@ export async function tenantRoutes(untyped: FastifyInstance, options: { deps: Or
   app.post(
     '/current/transfer-ownership',
     {
-      // The body carries a password, whose fingerprint must not be stored for replays. Open in read-only
-      // mode: an owner who is leaving must be able to hand a lapsed tenant to whoever will pay for it.
-      config: { permission: 'tenant.transfer', idempotency: false, notWhileImpersonating: true, allowWhenInactive: true },
+      // The body carries a password, whose fingerprint must not be stored for replays.
+      config: { permission: 'tenant.transfer', idempotency: false, notWhileImpersonating: true },
       schema: {
         tags: ['tenants'],
         summary: 'Hand the ownership over',
