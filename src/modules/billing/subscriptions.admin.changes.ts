@@ -24,16 +24,27 @@ const DAY_MS = 86_400_000;
 /** How far ahead a trial may be set. */
 export const MAX_TRIAL_DAYS_AHEAD = 365;
 
-const invalidTrialEnd = (message: string) =>
-  new AppError('request.validation_failed', `The request is invalid: body/trialEndsAt ${message}.`, { errors: [{ in: 'body', field: '/trialEndsAt', message }] });
+const invalidTrialEnd = (message: string, field = '/trialEndsAt') =>
+  new AppError('request.validation_failed', `The request is invalid: body${field} ${message}.`, { errors: [{ in: 'body', field, message }] });
 
-/** Parses `trialEndsAt`: in the future and no more than 365 days ahead (400 naming the field otherwise). */
-export function parseTrialEnd(value: string, now: Date): Date {
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw invalidTrialEnd('must be a date-time');
-  if (date.getTime() <= now.getTime()) throw invalidTrialEnd('must be in the future');
-  if (date.getTime() > now.getTime() + MAX_TRIAL_DAYS_AHEAD * DAY_MS) throw invalidTrialEnd(`must be at most ${MAX_TRIAL_DAYS_AHEAD} days ahead`);
+/** Checks a trial end: in the future and no more than 365 days ahead (400 naming `field` otherwise). */
+function assertTrialEnd(date: Date, now: Date, field: string): Date {
+  if (Number.isNaN(date.getTime())) throw invalidTrialEnd('must be a date-time', field);
+  if (date.getTime() <= now.getTime()) throw invalidTrialEnd('must be in the future', field);
+  if (date.getTime() > now.getTime() + MAX_TRIAL_DAYS_AHEAD * DAY_MS) throw invalidTrialEnd(`must end the trial at most ${MAX_TRIAL_DAYS_AHEAD} days ahead`, field);
   return date;
+}
+
+/**
+ * The trial end a request asks for: `trialEndsAt` as given, or `extendTrialDays` more days than the
+ * running trial's end (from now when there is no running trial). Not both (400).
+ */
+export function requestedTrialEnd(request: { trialEndsAt?: string; extendTrialDays?: number }, current: SubscriptionRow, now: Date): Date | undefined {
+  if (request.trialEndsAt !== undefined && request.extendTrialDays !== undefined) throw invalidTrialEnd('cannot be given with trialEndsAt', '/extendTrialDays');
+  if (request.trialEndsAt !== undefined) return assertTrialEnd(new Date(request.trialEndsAt), now, '/trialEndsAt');
+  if (request.extendTrialDays === undefined) return undefined;
+  const running = current.status === 'trialing' && current.trialEndsAt && current.trialEndsAt > now ? current.trialEndsAt : now;
+  return assertTrialEnd(addDays(running, request.extendTrialDays), now, '/extendTrialDays');
 }
 
 const noPendingChange = { pendingPlanId: null, pendingBillingCycle: null } satisfies SubscriptionChanges;

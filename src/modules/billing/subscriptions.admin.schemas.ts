@@ -71,9 +71,12 @@ export const UpdateAdminSubscriptionBody = Type.Object(
     trialEndsAt: Type.Optional(
       Type.String({ format: 'date-time', description: 'Sets or extends the trial (in the future, at most 365 days ahead): while trialing, or with `status: trialing` (from expired).' }),
     ),
+    extendTrialDays: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 365, description: 'Extends the running trial by this many days (from now when none is running); instead of `trialEndsAt`, with the same rules.' }),
+    ),
     reason: Type.Optional(Type.String({ maxLength: 500, description: 'Why (kept in the platform audit trail and on the event; up to 500 characters).' })),
   },
-  { additionalProperties: false, description: 'At least one of `planId`, `billingCycle`, `status`, `trialEndsAt`; `reason` is optional.' },
+  { additionalProperties: false, description: 'At least one of `planId`, `billingCycle`, `status`, `trialEndsAt`, `extendTrialDays`; `reason` is optional.' },
 );
 export type UpdateAdminSubscriptionInput = Static<typeof UpdateAdminSubscriptionBody>;
 

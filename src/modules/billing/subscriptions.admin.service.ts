@@ -15,7 +15,7 @@ import { AppError } from '../../core/http/errors.js';
 import { currentUsage, resolveEntitlements } from './entitlements.js';
 import { FEATURE_CODES, LIMIT_KEYS, type LimitKey, type PlanLimits } from './features.js';
 import { findPlan, type PlanRow } from './plans.repository.js';
-import { adminSubscriptionChanges, isTrialExtension, parseTrialEnd } from './subscriptions.admin.changes.js';
+import { adminSubscriptionChanges, isTrialExtension, requestedTrialEnd } from './subscriptions.admin.changes.js';
 import type { AdminEntitlementsView, AdminSubscriptionView, ExceededLimit, UpdateAdminSubscriptionInput, UpdateEntitlementsInput } from './subscriptions.admin.schemas.js';
 import { recordSubscriptionChange, subscriptionSnapshot, type SubscriptionChange } from './subscription-changes.js';
 import { findSubscription, updateSubscription, type SubscriptionChanges, type SubscriptionWithPlan } from './subscriptions.repository.js';
@@ -127,8 +127,8 @@ const inTenant = <T>(deps: SubscriptionAdminDeps, staff: SubscriptionStaff, tena
 
 /** The fields named by the request (400 when none of them is given: `reason` alone changes nothing). */
 function assertSomethingToChange(input: UpdateAdminSubscriptionInput): void {
-  if (input.planId === undefined && input.billingCycle === undefined && input.status === undefined && input.trialEndsAt === undefined) {
-    const message = 'must have at least one of planId, billingCycle, status, trialEndsAt';
+  if (input.planId === undefined && input.billingCycle === undefined && input.status === undefined && input.trialEndsAt === undefined && input.extendTrialDays === undefined) {
+    const message = 'must have at least one of planId, billingCycle, status, trialEndsAt, extendTrialDays';
     throw new AppError('request.validation_failed', `The request is invalid: body ${message}.`, { errors: [{ in: 'body', field: '', message }] });
   }
 }
@@ -150,12 +150,12 @@ export async function changeTenantSubscription(
 ): Promise<AdminSubscriptionView> {
   assertSomethingToChange(input);
   const now = deps.now?.() ?? new Date();
-  const trialEndsAt = input.trialEndsAt === undefined ? undefined : parseTrialEnd(input.trialEndsAt, now);
   const reason = input.reason?.trim() || null;
 
   return inTenant(deps, staff, tenantId, async (tx) => {
     const current = await readSubscription(tx, tenantId, { lock: true });
     const { subscription: before } = current;
+    const trialEndsAt = requestedTrialEnd(input, before, now);
     let plan = current.plan;
     if (input.planId !== undefined && input.planId !== plan.id) {
       const chosen = await findPlan(tx, input.planId);

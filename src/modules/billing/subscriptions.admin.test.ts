@@ -302,6 +302,31 @@ describe('PUT /admin/tenants/:id/subscription: trial', () => {
     expect(writes.platform.map((row) => row.action)).toEqual(['platform.subscription_trial_extended']);
   });
 
+  it('extendTrialDays adds days to the running trial (from now when none runs); not with trialEndsAt, not past 365 days ahead (400)', async () => {
+    const tenant = await trialingTenant();
+    const before = (await call('GET', `${tenantsUrl(tenant.id)}/subscription`, admin.token)).json<View>().subscription;
+    const extended = await putSubscription(tenant.id, { extendTrialDays: 7 });
+    expect(extended.statusCode, extended.body).toBe(200);
+    const trialEndsAt = new Date(new Date(before.trialEndsAt as string).getTime() + 7 * DAY_MS).toISOString();
+    expect(extended.json<View>().subscription).toMatchObject({ status: 'trialing', trialEndsAt, currentPeriodEnd: trialEndsAt });
+
+    const both = await putSubscription(tenant.id, { extendTrialDays: 7, trialEndsAt });
+    expect(both.statusCode).toBe(400);
+    expect(both.json().errors).toEqual([expect.objectContaining({ field: '/extendTrialDays' })]);
+    const tooFar = await putSubscription(tenant.id, { extendTrialDays: 365 });
+    expect(tooFar.statusCode).toBe(400);
+    expect(tooFar.json().errors).toEqual([expect.objectContaining({ field: '/extendTrialDays' })]);
+
+    // An expired tenant back into a trial of 10 days from now.
+    const { tenant: lapsed } = await signedInOwner(t.app);
+    await setSubscription(lapsed.id, { status: 'expired', ended_at: new Date() });
+    const start = Date.now();
+    const restarted = (await putSubscription(lapsed.id, { status: 'trialing', extendTrialDays: 10 })).json<View>().subscription;
+    expect(restarted.status).toBe('trialing');
+    expect(new Date(restarted.trialEndsAt as string).getTime() - start).toBeGreaterThanOrEqual(10 * DAY_MS);
+    expect(new Date(restarted.trialEndsAt as string).getTime() - start).toBeLessThan(10 * DAY_MS + 60_000);
+  });
+
   it('ends a trial with status active (a new paid period now) or past_due (grace)', async () => {
     const converted = await trialingTenant();
     const active = (await putSubscription(converted.id, { status: 'active' })).json<View>().subscription;
