@@ -20,8 +20,8 @@ import { AppError } from '../../core/http/errors.js';
 import type { ChangePlanInput, ProrationView } from './current-subscription.schemas.js';
 import { applyChange, readSubscription, viewOf, type SubscriptionActor, type SubscriptionDeps } from './current-subscription.service.js';
 import { currentUsage, resolveEntitlements } from './entitlements.js';
-import { LIMIT_KEYS, type BillingCycle, type LimitKey } from './features.js';
-import { findPlan, type PlanRow } from './plans.repository.js';
+import { LIMIT_KEYS, type LimitKey } from './features.js';
+import { findPlan, planPrice, type PlanRow } from './plans.repository.js';
 import { changeDirection, computeProration } from './proration.js';
 import { assertTransition, isInactive } from './subscription-states.js';
 import type { SubscriptionChanges, SubscriptionWithPlan } from './subscriptions.repository.js';
@@ -41,7 +41,6 @@ export interface ExceededLimit {
   max: number;
 }
 
-const priceFor = (plan: PlanRow, cycle: BillingCycle) => (cycle === 'monthly' ? plan.monthlyPrice : plan.yearlyPrice);
 const isServedAndBilled = (status: string) => status === 'active' || status === 'past_due';
 
 /** 409 `plan.downgrade_exceeds_limits` unless the tenant's current usage fits `target` (with its overrides). */
@@ -71,14 +70,14 @@ async function planChange(tx: Tx, found: SubscriptionWithPlan, input: ChangePlan
   const target = samePlan ? current : await findPlan(tx, input.planId);
   if (!target || !target.isPublic) throw new AppError('plan.not_found', 'No public plan has this id.');
   if (!samePlan && target.archivedAt !== null) throw new AppError('plan.not_available', `${target.name} is archived: nobody new can choose it.`);
-  const newPrice = priceFor(target, input.billingCycle);
+  const newPrice = planPrice(target, input.billingCycle);
   if (newPrice === null) throw new AppError('plan.cycle_not_offered', `${target.name} is not offered ${input.billingCycle}.`);
   if (target.currency !== current.currency && isServedAndBilled(status)) {
     throw new AppError('plan.not_available', `${target.name} is priced in ${target.currency}; the subscription is billed in ${current.currency}, and the rest of its period cannot be credited across currencies.`);
   }
 
   // A cycle the current plan no longer offers is worth nothing to credit.
-  const from = { planId: current.id, cycle: subscription.billingCycle, price: priceFor(current, subscription.billingCycle) ?? 0 };
+  const from = { planId: current.id, cycle: subscription.billingCycle, price: planPrice(current, subscription.billingCycle) ?? 0 };
   const to = { planId: target.id, cycle: input.billingCycle, price: newPrice };
   const change = changeDirection(from, to);
   const effective = isServedAndBilled(status) && change === 'downgrade' && !input.immediate ? 'period_end' : 'immediately';

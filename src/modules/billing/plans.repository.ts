@@ -6,6 +6,9 @@ import type { Tx } from '../../core/db/database.js';
 import { plans } from './plans.table.js';
 
 export type PlanRow = typeof plans.$inferSelect;
+
+/** The plan's price for a billing cycle in minor units; null when the plan does not offer that cycle. */
+export const planPrice = (plan: Pick<PlanRow, 'monthlyPrice' | 'yearlyPrice'>, cycle: 'monthly' | 'yearly') => (cycle === 'monthly' ? plan.monthlyPrice : plan.yearlyPrice);
 export type NewPlanRow = typeof plans.$inferInsert;
 /** The columns a change may set (never the id, code or timestamps). */
 export type PlanChanges = Partial<Pick<PlanRow, 'name' | 'description' | 'currency' | 'monthlyPrice' | 'yearlyPrice' | 'trialDays' | 'limits' | 'features' | 'isPublic' | 'sortOrder'>>;

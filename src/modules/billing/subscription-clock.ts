@@ -23,7 +23,7 @@ import type { Database, Tx } from '../../core/db/database.js';
 import type { JobQueue } from '../../core/jobs/jobs.js';
 import type { Platform } from '../../core/platform.js';
 import { addCycle, addDays } from './periods.js';
-import { findPlan, type PlanRow } from './plans.repository.js';
+import { findPlan, planPrice, type PlanRow } from './plans.repository.js';
 import { recordSubscriptionChange, type SubscriptionChange } from './subscription-changes.js';
 import { assertTransition } from './subscription-states.js';
 import { findSubscription, updateSubscription, type SubscriptionChanges, type SubscriptionWithPlan } from './subscriptions.repository.js';
@@ -62,7 +62,7 @@ function dueAt(subscription: SubscriptionRow): Date | null {
 const isDue = (subscription: SubscriptionRow, now: Date) => (dueAt(subscription)?.getTime() ?? Infinity) <= now.getTime();
 
 /** Free: the plan's price for the cycle is 0 (null: the cycle is no longer offered, so not free). */
-const isFree = (plan: PlanRow, cycle: SubscriptionRow['billingCycle']) => (cycle === 'monthly' ? plan.monthlyPrice : plan.yearlyPrice) === 0;
+const isFree = (plan: PlanRow, cycle: SubscriptionRow['billingCycle']) => planPrice(plan, cycle) === 0;
 
 /** Until payments land (a later issue), a conversion or renewal succeeds when nothing is owed or a payment method is on file. */
 const canRenew = ({ subscription, plan }: SubscriptionWithPlan) => isFree(plan, subscription.billingCycle) || subscription.paymentProvider !== null;

@@ -14,7 +14,7 @@ import type { Database, Tx } from '../../core/db/database.js';
 import { AppError } from '../../core/http/errors.js';
 import { currentUsage, resolveEntitlements } from './entitlements.js';
 import { FEATURE_CODES, LIMIT_KEYS, type LimitKey, type PlanLimits } from './features.js';
-import { findPlan, type PlanRow } from './plans.repository.js';
+import { findPlan, planPrice, type PlanRow } from './plans.repository.js';
 import { adminSubscriptionChanges, isTrialExtension, requestedTrialEnd } from './subscriptions.admin.changes.js';
 import type { AdminEntitlementsView, AdminSubscriptionView, ExceededLimit, UpdateAdminSubscriptionInput, UpdateEntitlementsInput } from './subscriptions.admin.schemas.js';
 import { recordSubscriptionChange, subscriptionSnapshot, type SubscriptionChange } from './subscription-changes.js';
@@ -133,8 +133,6 @@ function assertSomethingToChange(input: UpdateAdminSubscriptionInput): void {
   }
 }
 
-const priceFor = (plan: PlanRow, cycle: 'monthly' | 'yearly') => (cycle === 'monthly' ? plan.monthlyPrice : plan.yearlyPrice);
-
 /**
  * `PUT /admin/tenants/:id/subscription`: puts the tenant on any plan (private or archived included) and
  * cycle at once — no proration, no usage check: the limits the usage exceeds are answered in `exceeded` —
@@ -163,7 +161,7 @@ export async function changeTenantSubscription(
       plan = chosen;
     }
     const billingCycle = input.billingCycle ?? before.billingCycle;
-    if ((input.planId !== undefined || input.billingCycle !== undefined) && priceFor(plan, billingCycle) === null) {
+    if ((input.planId !== undefined || input.billingCycle !== undefined) && planPrice(plan, billingCycle) === null) {
       throw new AppError('plan.cycle_not_offered', `The plan ${plan.code} does not offer the ${billingCycle} cycle.`, { errors: [{ in: 'body', field: '/billingCycle', message: 'is not offered by the plan' }] });
     }
 
